@@ -1,0 +1,633 @@
+"""Go channels, ``select`` and ``go()`` for Python threads.
+
+Written the way Go's runtime writes them (``src/runtime/chan.go`` and
+``src/runtime/select.go``): one lock per channel, a queue of parked senders
+and one of parked receivers, a direct hand-off to a parked partner, and a
+``select`` that enqueues one waiter on every case and is completed by
+whichever counterpart comes first.
+
+Invariants of a channel (each holds whenever ``_lock`` is free):
+
+* At least one of ``_sendq`` and ``_recvq`` holds no live waiter, except
+  while a ``select`` has both a send and a receive case on this channel
+  enqueued (it is never matched with itself: its own entries are published
+  only after its own non-blocking pass found nothing ready).
+* Buffered: ``len(_buf) > 0`` implies ``_recvq`` has no live waiter, and
+  ``len(_buf) < _cap`` implies ``_sendq`` has no live waiter.
+  Unbuffered: ``_buf`` is always empty.
+* Once ``_closed`` is set it stays set, and both queues are empty: closing
+  completes every parked waiter (receivers get ``(None, False)``, senders
+  fail with :class:`ClosedChannelError`).
+* A queue entry is ``(waiter, case_index, value_to_send)``. An entry whose
+  waiter is already claimed is stale (its select completed elsewhere) and is
+  dropped by whoever dequeues it; its owner removes the rest of its entries.
+
+Operations follow Go's order: closed checks, then the fast path (a parked
+partner: hand off directly and wake it; room or items in the buffer: copy),
+then the blocking path (enqueue a waiter, release the lock, park, and read
+the outcome the partner wrote into the waiter). The partner, not the parked
+thread, dequeues the waiter, so later operations find nobody waiting and
+skip the wake-up.
+
+Lock order: a ``select`` that must lock several channels at once locks them
+in ascending ``id()`` order, each channel once, so two selects (or a select
+and a ``close``) can never deadlock each other. A waiter's own locks are
+only ever taken after a channel lock, or with no channel lock held.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from types import MethodType
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from ._waiter import Waiter, redeliver_interrupt
+
+__all__ = [
+    "Chan",
+    "ClosedChannelError",
+    "RecvChan",
+    "SendChan",
+    "default",
+    "go",
+    "nilchan",
+    "select",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
+
+Timeout = float | timedelta | None
+
+
+class ClosedChannelError(RuntimeError):
+    """Send on a closed channel, or close of a closed or nil channel (Go panics)."""
+
+
+def _seconds(timeout: Timeout) -> float | None:
+    if timeout is None or type(timeout) is float:
+        return timeout
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        return float(timeout)
+    raise TypeError(f"timeout must be a number of seconds or a timedelta, not {timeout!r}")
+
+
+_Entry = tuple[Waiter, int, Any]
+
+
+class Chan(Generic[T]):
+    """A Go channel: ``make(chan T, size)``.
+
+    ``size == 0`` (the default) makes an unbuffered channel: a ``send``
+    returns only once a receiver has taken the value. A buffered channel
+    blocks a sender only while its buffer is full and a receiver only while
+    it is empty. Values are delivered in FIFO order. Any number of threads
+    may send, receive and close concurrently.
+
+    Every blocking operation takes ``timeout=`` (seconds or a ``timedelta``;
+    not in Go, for scripts): on expiry it raises the built-in
+    ``TimeoutError`` having sent or received nothing. ``timeout=0`` makes it
+    non-blocking. A blocked operation costs no CPU and is interrupted by
+    ``KeyboardInterrupt`` in the main thread, withdrawing cleanly.
+
+    Raises ``ValueError`` for a negative size, ``TypeError`` for a size that
+    is not an ``int``.
+    """
+
+    # _lock guards every other field.
+    __slots__ = ("__weakref__", "_buf", "_cap", "_closed", "_lock", "_recvq", "_sendq")
+
+    def __init__(self, size: int = 0) -> None:
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"makechan: size must be an int, not {type(size).__name__}")
+        if size < 0:
+            raise ValueError(f"makechan: size out of range ({size})")
+        self._lock = threading.Lock()
+        self._cap = size
+        self._buf: deque[T] = deque()
+        self._closed = False
+        self._recvq: deque[_Entry] = deque()
+        self._sendq: deque[_Entry] = deque()
+
+    # -- the fast paths, shared by the operations and select; _lock held --
+
+    def _poll_send(self, value: Any) -> Waiter | bool:
+        """Send without blocking: the woken receiver, True if buffered, False if not ready."""
+        if self._closed:
+            raise ClosedChannelError("send on closed channel")
+        recvq = self._recvq
+        while recvq:
+            w, index, _ = recvq.popleft()
+            if w.claim():
+                w.index = index
+                w.value = value
+                w.ok = True
+                return w
+        if len(self._buf) < self._cap:
+            self._buf.append(value)
+            return True
+        return False
+
+    def _poll_recv(self) -> tuple[Any, bool, Waiter | None] | None:
+        """Receive without blocking: ``(value, ok, sender to wake)``, or None if not ready."""
+        sendq = self._sendq
+        while sendq:
+            w, index, value = sendq.popleft()
+            if w.claim():
+                w.index = index
+                w.ok = True
+                if self._cap:
+                    # The buffer is full: take its head, and the sender's
+                    # value goes to its tail, keeping FIFO order.
+                    buf = self._buf
+                    buf.append(value)
+                    value = buf.popleft()
+                return value, True, w
+        if self._buf:
+            return self._buf.popleft(), True, None
+        if self._closed:
+            return None, False, None
+        return None
+
+    # -- operations --
+
+    def send(self, value: T, *, timeout: Timeout = None) -> None:
+        """Send ``value`` (Go's ``ch <- value``).
+
+        Blocks until a receiver takes it (unbuffered) or until there is room
+        in the buffer. Raises :class:`ClosedChannelError` if the channel is
+        closed, or gets closed while this call is blocked (the value is then
+        not sent), and ``TimeoutError`` if ``timeout`` passes first.
+        """
+        with self._lock:
+            done = self._poll_send(value)
+            if done is False:
+                seconds = _seconds(timeout)
+                if seconds is not None and seconds <= 0:
+                    raise TimeoutError("send timed out: channel not ready")
+                w = Waiter()
+                entry = (w, 0, value)
+                self._sendq.append(entry)
+        if done is False:
+            self._block(w, entry, self._sendq, seconds)
+            if not w.ok:
+                raise ClosedChannelError("send on closed channel")
+        elif done is not True:
+            done.wake()
+
+    def recv_ok(self, *, timeout: Timeout = None) -> tuple[T | None, bool]:
+        """Receive (Go's ``v, ok := <-ch``): ``(value, True)``, or ``(None, False)``.
+
+        ``(None, False)`` means the channel is closed and drained; it is
+        returned at once. Blocks while the channel is open and empty. Raises
+        ``TimeoutError`` if ``timeout`` passes first, having taken nothing.
+        """
+        with self._lock:
+            got = self._poll_recv()
+            if got is None:
+                seconds = _seconds(timeout)
+                if seconds is not None and seconds <= 0:
+                    raise TimeoutError("receive timed out: channel empty")
+                w = Waiter()
+                entry = (w, 0, None)
+                self._recvq.append(entry)
+        if got is None:
+            self._block(w, entry, self._recvq, seconds)
+            return w.value, w.ok
+        value, ok, sender = got
+        if sender is not None:
+            sender.wake()
+        return value, ok
+
+    def recv(self, *, timeout: Timeout = None) -> T | None:
+        """Receive (Go's ``v := <-ch``): the value, or None once closed and drained.
+
+        Blocking and errors as :meth:`recv_ok`.
+        """
+        return self.recv_ok(timeout=timeout)[0]
+
+    def close(self) -> None:
+        """Close the channel (Go's ``close(ch)``).
+
+        Values already buffered are still delivered. Every parked receiver
+        wakes with ``(None, False)``; every parked sender fails with
+        :class:`ClosedChannelError`. Raises :class:`ClosedChannelError` if the
+        channel is already closed. Never blocks.
+        """
+        with self._lock:
+            if self._closed:
+                raise ClosedChannelError("close of closed channel")
+            self._closed = True
+            woken = []
+            for queue in (self._recvq, self._sendq):
+                for w, index, _ in queue:
+                    if w.claim():
+                        w.index = index
+                        w.value = None
+                        w.ok = False
+                        woken.append(w)
+                queue.clear()
+        for w in woken:
+            w.wake()
+
+    def _block(
+        self, w: Waiter, entry: _Entry, queue: deque[_Entry], timeout: float | None
+    ) -> None:
+        """Park on ``w`` (enqueued as ``entry``) until a partner completes it.
+
+        On timeout or interrupt, withdraws the entry if no partner has
+        claimed it yet, and raises; if one has, the operation stands.
+        """
+
+        def withdraw() -> bool:
+            with self._lock:
+                mine = w.claim()
+                if mine:
+                    queue.remove(entry)
+            if not mine:
+                w.settle()
+            return mine
+
+        _park(w, timeout, withdraw)
+
+    # -- the rest of the interface --
+
+    def __iter__(self) -> Iterator[T]:
+        """Receive until the channel is closed and drained (Go's ``for v := range ch``)."""
+        while True:
+            value, ok = self.recv_ok()
+            if not ok:
+                return
+            yield value  # type: ignore[misc]
+
+    def __len__(self) -> int:
+        """The number of values buffered now (Go's ``len(ch)``)."""
+        with self._lock:
+            return len(self._buf)
+
+    def __bool__(self) -> bool:
+        return True
+
+    @property
+    def cap(self) -> int:
+        """The buffer's capacity (Go's ``cap(ch)``); 0 for an unbuffered channel."""
+        return self._cap
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` has been called (for inspection; Go has no such query)."""
+        with self._lock:
+            return self._closed
+
+    def statistics(self) -> dict[str, int | bool]:
+        """A snapshot: capacity, buffered values, parked senders and receivers, closed."""
+        with self._lock:
+            return {
+                "cap": self._cap,
+                "len": len(self._buf),
+                "senders_waiting": sum(1 for e in self._sendq if not e[0].claimed),
+                "receivers_waiting": sum(1 for e in self._recvq if not e[0].claimed),
+                "closed": self._closed,
+            }
+
+    def __repr__(self) -> str:
+        s = self.statistics()
+        state = "closed" if s["closed"] else "open"
+        waiting = ""
+        if s["senders_waiting"]:
+            waiting += f" senders_waiting={s['senders_waiting']}"
+        if s["receivers_waiting"]:
+            waiting += f" receivers_waiting={s['receivers_waiting']}"
+        return f"<Chan cap={s['cap']} len={s['len']} {state}{waiting} at {id(self):#x}>"
+
+
+def _park(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
+    """Park ``w`` until completed; on timeout or interrupt, ``withdraw()`` or settle.
+
+    ``withdraw`` returns True if it took the waiter back (nothing happened:
+    the timeout or interrupt is raised) and False if a partner had already
+    completed it (the operation stands and its outcome is in ``w``). Returns
+    True if ``w`` was woken without ``withdraw`` being called.
+    """
+    try:
+        if w.park(timeout):
+            return True
+    except BaseException as exc:
+        if withdraw():
+            raise
+        redeliver_interrupt(exc)
+        return False
+    if withdraw():
+        raise TimeoutError("channel operation timed out")
+    return False
+
+
+def _park_forever(timeout: Timeout) -> None:
+    """Block as a nil channel does: until ``timeout`` (TimeoutError), or forever."""
+    seconds = _seconds(timeout)
+    if not Waiter().park(seconds):
+        raise TimeoutError("operation on nil channel timed out")
+    raise AssertionError("a waiter nobody can see was woken")  # pragma: no cover
+
+
+class _NilChan(Chan[Any]):
+    """Go's nil channel: sends and receives block forever; never ready in select."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def send(self, value: Any, *, timeout: Timeout = None) -> None:
+        """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
+        _park_forever(timeout)
+
+    def recv_ok(self, *, timeout: Timeout = None) -> tuple[Any, bool]:
+        """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
+        _park_forever(timeout)
+        return None, False  # pragma: no cover
+
+    def recv(self, *, timeout: Timeout = None) -> Any:
+        """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
+        _park_forever(timeout)
+
+    def close(self) -> None:
+        """Raise :class:`ClosedChannelError`: a nil channel cannot be closed."""
+        raise ClosedChannelError("close of nil channel")
+
+    def __repr__(self) -> str:
+        return "nilchan"
+
+
+nilchan: Chan[Any] = _NilChan()
+"""Go's nil channel: ``send``/``recv`` block forever; its select cases are never ready."""
+
+
+# -- typing views: <-chan T and chan<- T --
+
+
+@runtime_checkable
+class RecvChan(Protocol[T_co]):
+    """A receive-only view of a channel (Go's ``<-chan T``)."""
+
+    def recv(self, *, timeout: Timeout = None) -> T_co | None: ...
+    def recv_ok(self, *, timeout: Timeout = None) -> tuple[T_co | None, bool]: ...
+    def __iter__(self) -> Iterator[T_co]: ...
+    def __len__(self) -> int: ...
+    @property
+    def cap(self) -> int: ...
+
+
+@runtime_checkable
+class SendChan(Protocol[T_contra]):
+    """A send-only view of a channel (Go's ``chan<- T``)."""
+
+    def send(self, value: T_contra, *, timeout: Timeout = None) -> None: ...
+    def close(self) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def cap(self) -> int: ...
+
+
+# -- select --
+
+
+class _Default:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "default"
+
+
+default: Any = _Default()
+"""The ``default`` case of a ``select``: chosen only when no other case is ready."""
+
+_RECV, _RECV_OK, _SEND = 0, 1, 2
+_CASE_KINDS: dict[Any, int] = {
+    Chan.recv: _RECV,
+    Chan.recv_ok: _RECV_OK,
+    Chan.send: _SEND,
+    _NilChan.recv: _RECV,
+    _NilChan.recv_ok: _RECV_OK,
+    _NilChan.send: _SEND,
+}
+
+# Poll orders: a uniformly random permutation of the cases, drawn from a
+# table for the common small selects (cheaper than shuffling every time).
+_PERMUTATIONS = [list(itertools.permutations(range(n))) for n in range(6)]
+_random = random.random
+
+
+def _poll_order(n: int) -> list[int] | tuple[int, ...]:
+    if n < len(_PERMUTATIONS):
+        table = _PERMUTATIONS[n]
+        return table[int(_random() * len(table))]
+    order = list(range(n))
+    random.shuffle(order)
+    return order
+
+
+def _bad_case(i: int, case: object) -> TypeError:
+    return TypeError(
+        f"select: case {i} is {case!r}; a case is ch.recv, ch.recv_ok, "
+        "(ch.send, value) or default"
+    )
+
+
+def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[int, Chan[Any], Any]], int]:
+    """``[(kind, chan, value)]`` for every case, and the index of ``default`` or -1."""
+    ops: list[tuple[int, Chan[Any], Any]] = []
+    default_at = -1
+    for i, case in enumerate(cases):
+        value = None
+        if case is default:
+            if default_at >= 0:
+                raise TypeError("select: multiple defaults")
+            default_at = i
+            ops.append((-1, nilchan, None))
+            continue
+        if type(case) is tuple:
+            if len(case) != 2:
+                raise _bad_case(i, case)
+            case, value = case
+            if not isinstance(case, MethodType) or _CASE_KINDS.get(case.__func__) != _SEND:
+                raise _bad_case(i, cases[i])
+        elif not isinstance(case, MethodType) or _CASE_KINDS.get(case.__func__, _SEND) == _SEND:
+            raise _bad_case(i, case)
+        ch = case.__self__
+        if not isinstance(ch, Chan):
+            raise _bad_case(i, cases[i])
+        ops.append((_CASE_KINDS[case.__func__], ch, value))
+    return ops, default_at
+
+
+def _recv_result(kind: int, value: Any, ok: bool) -> Any:
+    return (value, ok) if kind == _RECV_OK else value
+
+
+def _try_case(kind: int, ch: Chan[Any], value: Any) -> tuple[bool, Any, Waiter | None]:
+    """Attempt one case with ``ch._lock`` held: ``(done, result, waiter to wake)``."""
+    if kind == _SEND:
+        sent = ch._poll_send(value)
+        if sent is False:
+            return False, None, None
+        return True, None, (None if sent is True else sent)
+    got = ch._poll_recv()
+    if got is None:
+        return False, None, None
+    return True, _recv_result(kind, got[0], got[1]), got[2]
+
+
+def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
+    """Go's ``select``: wait until one case can proceed, perform it, return ``(index, value)``.
+
+    A case is ``ch.recv`` (value: the item, or None once closed),
+    ``ch.recv_ok`` (value: ``(item, ok)``), ``(ch.send, value)`` (value:
+    None) or :data:`default` (value: None). Among several ready cases one
+    is chosen uniformly at random; ``default`` is chosen only when no other
+    case is ready. Cases on :data:`nilchan` are never ready; with no cases,
+    or only nil ones, ``select`` blocks forever. The same channel may appear
+    in several cases, even a send and a receive on one unbuffered channel
+    (a select is never matched with itself).
+
+    Blocks without polling until a case is ready. Raises
+    :class:`ClosedChannelError` if a send case on a closed channel is
+    chosen, ``TypeError`` for an argument that is not a case, and
+    ``TimeoutError`` if ``timeout`` (not in Go) passes first, with no case
+    performed.
+
+        >>> ch = Chan[int](1)
+        >>> select(ch.recv, default)
+        (1, None)
+        >>> select((ch.send, 7), default)
+        (0, None)
+        >>> select(ch.recv, default)
+        (0, 7)
+    """
+    ops, default_at = _parse(cases)
+    order = _poll_order(len(ops))
+
+    # Pass 1: each case on its own, in random order, with only its channel
+    # locked. Taking the first ready one is a valid outcome at that instant.
+    chans: dict[int, Chan[Any]] = {}
+    for i in order:
+        kind, ch, value = ops[i]
+        if kind < 0 or ch is nilchan:
+            continue
+        chans[id(ch)] = ch
+        with ch._lock:
+            done, result, wake = _try_case(kind, ch, value)
+        if done:
+            if wake is not None:
+                wake.wake()
+            return i, result
+
+    if default_at >= 0 and len(chans) <= 1:
+        return default_at, None  # pass 1 saw the only channel not ready, atomically
+
+    # Pass 2: every channel locked at once, in the global lock order, so that
+    # "nothing ready" holds at a single instant before choosing default or
+    # enqueueing a waiter on every case.
+    locked = [chans[k] for k in sorted(chans)]
+    w: Waiter | None = None
+    published: list[tuple[deque[_Entry], _Entry]] = []
+    done = False
+    for ch in locked:
+        ch._lock.acquire()
+    try:
+        for i in order:
+            kind, ch, value = ops[i]
+            if kind < 0 or ch is nilchan:
+                continue
+            done, result, wake = _try_case(kind, ch, value)
+            if done:
+                break
+        if not done and default_at < 0:
+            w = Waiter()
+            for i in order:
+                kind, ch, value = ops[i]
+                if kind < 0 or ch is nilchan:
+                    continue
+                entry = (w, i, value)
+                queue = ch._sendq if kind == _SEND else ch._recvq
+                queue.append(entry)
+                published.append((queue, entry))
+    finally:
+        for ch in reversed(locked):
+            ch._lock.release()
+
+    if done:
+        if wake is not None:
+            wake.wake()
+        return i, result
+    if w is None:
+        return default_at, None
+    if not published:
+        _park_forever(timeout)
+    parked = w
+
+    def withdraw() -> bool:
+        mine = parked.claim()
+        _unpublish(locked, published)
+        if not mine:
+            parked.settle()
+        return mine
+
+    if _park(w, _seconds(timeout), withdraw) and len(published) > 1:
+        _unpublish(locked, published)
+    i = w.index
+    kind = ops[i][0]
+    if kind == _SEND:
+        if not w.ok:
+            raise ClosedChannelError("send on closed channel")
+        return i, None
+    return i, _recv_result(kind, w.value, w.ok)
+
+
+def _unpublish(locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]) -> None:
+    """Pass 3 of a select: drop its entries from every queue that still holds them."""
+    for ch in locked:
+        ch._lock.acquire()
+    try:
+        for queue, entry in published:
+            try:
+                queue.remove(entry)
+            except ValueError:
+                pass  # dequeued by a partner: completed, or dropped as stale
+    finally:
+        for ch in reversed(locked):
+            ch._lock.release()
+
+
+# -- goroutines --
+
+_goroutine_ids = itertools.count(1)
+_goroutine_ids_lock = threading.Lock()
+
+
+def go(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thread:
+    """Run ``fn(*args, **kwargs)`` in a new daemon thread (Go's ``go fn(...)``).
+
+    Returns the started thread. The program does not wait for it at exit,
+    as Go does not wait for goroutines. An exception escaping ``fn`` is
+    reported through ``threading.excepthook``, never swallowed. Raises
+    ``TypeError`` if ``fn`` is not callable.
+    """
+    if not callable(fn):
+        raise TypeError(f"go: {fn!r} is not callable")
+    with _goroutine_ids_lock:
+        n = next(_goroutine_ids)
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    thread = threading.Thread(
+        target=fn, args=args, kwargs=kwargs, name=f"goroutine-{n} [{name}]", daemon=True
+    )
+    thread.start()
+    return thread
