@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import _thread
 import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Waiter", "redeliver_interrupt"]
+__all__ = ["Waiter", "redeliver_interrupt", "wait_for"]
 
 _allocate_lock = _thread.allocate_lock
 
@@ -117,3 +118,31 @@ def redeliver_interrupt(exc: BaseException) -> None:
         _thread.interrupt_main()
         return
     raise exc
+
+
+def wait_for(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
+    """Park ``w`` until a partner completes it; True once it has, False on timeout.
+
+    The one blocking protocol of the package. ``withdraw()`` is called on
+    timeout or interrupt: with the lock(s) guarding the places where ``w``
+    is published held, it claims ``w`` and unpublishes it, returning True;
+    if the claim fails, a partner completed ``w`` first, and ``withdraw``
+    calls ``w.settle()`` and returns False.
+
+    * Woken by a partner: returns True; the outcome is in ``w``.
+    * Timed out: returns False if withdrawn (nothing happened), True if a
+      partner completed ``w`` in the meantime.
+    * Interrupted (``KeyboardInterrupt`` or whatever a signal handler
+      raises): re-raises if withdrawn; if a partner completed ``w`` first,
+      the outcome stands, True is returned and the interrupt is delivered
+      again (see :func:`redeliver_interrupt`).
+    """
+    try:
+        if w.park(timeout):
+            return True
+    except BaseException as exc:
+        if withdraw():
+            raise
+        redeliver_interrupt(exc)
+        return True
+    return not withdraw()

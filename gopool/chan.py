@@ -46,7 +46,7 @@ from datetime import timedelta
 from types import MethodType
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-from ._waiter import Waiter, redeliver_interrupt
+from ._waiter import Waiter, wait_for
 
 __all__ = [
     "Chan",
@@ -256,7 +256,8 @@ class Chan(Generic[T]):
                 w.settle()
             return mine
 
-        _park(w, timeout, withdraw)
+        if not wait_for(w, timeout, withdraw):
+            raise TimeoutError("channel operation timed out")
 
     # -- the rest of the interface --
 
@@ -307,27 +308,6 @@ class Chan(Generic[T]):
         if s["receivers_waiting"]:
             waiting += f" receivers_waiting={s['receivers_waiting']}"
         return f"<Chan cap={s['cap']} len={s['len']} {state}{waiting} at {id(self):#x}>"
-
-
-def _park(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
-    """Park ``w`` until completed; on timeout or interrupt, ``withdraw()`` or settle.
-
-    ``withdraw`` returns True if it took the waiter back (nothing happened:
-    the timeout or interrupt is raised) and False if a partner had already
-    completed it (the operation stands and its outcome is in ``w``). Returns
-    True if ``w`` was woken without ``withdraw`` being called.
-    """
-    try:
-        if w.park(timeout):
-            return True
-    except BaseException as exc:
-        if withdraw():
-            raise
-        redeliver_interrupt(exc)
-        return False
-    if withdraw():
-        raise TimeoutError("channel operation timed out")
-    return False
 
 
 def _park_forever(timeout: Timeout) -> None:
@@ -573,15 +553,20 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
     if not published:
         _park_forever(timeout)
     parked = w
+    unpublished = False
 
     def withdraw() -> bool:
+        nonlocal unpublished
         mine = parked.claim()
         _unpublish(locked, published)
+        unpublished = True
         if not mine:
             parked.settle()
         return mine
 
-    if _park(w, _seconds(timeout), withdraw) and len(published) > 1:
+    if not wait_for(w, _seconds(timeout), withdraw):
+        raise TimeoutError("select timed out")
+    if not unpublished and len(published) > 1:
         _unpublish(locked, published)
     i = w.index
     kind = ops[i][0]
