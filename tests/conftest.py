@@ -1,0 +1,100 @@
+"""Helpers shared by the test files.
+
+The library offers no event for "a thread has parked on this channel", so the
+tests that need a thread to be blocked before they act wait for it through
+the channel's ``statistics()`` (:func:`until` polls, test-side only, with a
+generous deadline). Threads started by tests go through :func:`spawn`, so an
+assertion failing inside a thread fails the test that joins it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gopool import Chan
+
+DEADLINE = 10.0
+"""Seconds any test-side wait allows before declaring the library stuck."""
+
+
+def until(
+    predicate: Callable[[], bool], what: str = "condition", deadline: float = DEADLINE
+) -> None:
+    """Wait until ``predicate()`` holds; fail the test after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def wait_blocked(ch: Chan[Any], *, senders: int = 0, receivers: int = 0) -> None:
+    """Wait until at least ``senders``/``receivers`` entries are parked on ``ch``."""
+
+    def parked() -> bool:
+        s = ch.statistics()
+        return s["senders_waiting"] >= senders and s["receivers_waiting"] >= receivers
+
+    until(parked, f"{senders} senders and {receivers} receivers parked on {ch!r}")
+
+
+def idle(ch: Chan[Any]) -> bool:
+    """Whether nobody waits on ``ch`` (by its statistics) and no entry is queued at all."""
+    s = ch.statistics()
+    return s["senders_waiting"] == 0 and s["receivers_waiting"] == 0 and queued(ch) == 0
+
+
+def queued(ch: Chan[Any]) -> int:
+    """Entries in ``ch``'s wait queues, stale ones included.
+
+    White-box: ``statistics()`` leaves out entries whose waiter is already
+    claimed, so it cannot show an entry that a select forgot to withdraw.
+    This peeks at the queues themselves to catch such leaks.
+    """
+    with ch._lock:
+        return len(ch._sendq) + len(ch._recvq)
+
+
+class Task:
+    """A thread running ``fn(*args)``, whose result or exception :meth:`join` hands back."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._fn = fn
+        self._args = args
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._fn(*self._args)
+        except BaseException as exc:
+            self.error = exc
+
+    @property
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def join(self, deadline: float = DEADLINE) -> Any:
+        """Wait for the thread; return its result, or re-raise what it raised."""
+        self.thread.join(deadline)
+        if self.thread.is_alive():
+            raise AssertionError(f"{self._fn!r} still blocked after {deadline} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def spawn(fn: Callable[..., Any], *args: Any) -> Task:
+    """Start ``fn(*args)`` in a daemon thread; see :class:`Task`."""
+    return Task(fn, *args)
+
+
+def join_all(tasks: list[Task], deadline: float = DEADLINE) -> list[Any]:
+    """Join every task (sharing one deadline); results in order."""
+    end = time.monotonic() + deadline
+    return [t.join(max(0.0, end - time.monotonic())) for t in tasks]
