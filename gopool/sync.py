@@ -20,6 +20,12 @@ Invariants of a :class:`WaitGroup` (each holds whenever ``_lock`` is free):
 * Every waiter in ``_waiters`` is unclaimed: a waiter that gives up claims
   and removes itself in one hold of the lock.
 
+Go's other misuse panic, "WaitGroup is reused before previous Wait has
+returned", has no counterpart: a waiter is completed by the ``add`` that
+reaches zero, at that moment, so a new round started before it returns
+cannot confuse it, and telling such a round apart would only be
+opportunistic (it depends on which thread runs first).
+
 Invariants of a :class:`Once`:
 
 * ``_done`` goes from False to True once, and only after the function has
