@@ -51,7 +51,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from . import timers
 from .chan import Chan, RecvChan, go, nilchan, select
@@ -312,38 +312,65 @@ class _CancelCtx(Context):
         A no-op for any context already cancelled. Removes this context from
         its parent if ``remove_from_parent``. Never blocks beyond the short
         critical sections of the contexts involved.
+
+        An exception arriving part-way (``KeyboardInterrupt``, or a failure
+        to start an ``after_func`` goroutine) must not leave the rest of the
+        subtree, already detached from its parents, uncancelled forever:
+        every step is idempotent and commits before it can raise, so the
+        walk resumes where it stopped and the first exception is raised
+        once it has finished.
         """
         if why is None:
             why = err
-        pending: list[_CancelCtx] = [self]
-        while pending:
-            children = pending.pop()._finish(err, why)
-            if children:
-                pending.extend(children)
-        if remove_from_parent:
-            self._unlink()
+        queue: list[_CancelCtx] = [self]
+        i = 0
+        unlink = remove_from_parent
+        held: BaseException | None = None
+        while True:
+            try:
+                while i < len(queue):
+                    queue[i]._finish(err, why, queue)
+                    i += 1
+                if unlink:
+                    self._unlink()
+                    unlink = False
+                break
+            except BaseException as exc:
+                if held is None:
+                    held = exc
+        if held is not None:
+            raise held
 
-    def _finish(self, err: Exception, why: BaseException) -> set[_CancelCtx] | None:
-        """Mark this context cancelled; its children to cancel next, or None if it was already."""
+    def _finish(self, err: Exception, why: BaseException, queue: list[_CancelCtx]) -> None:
+        """Mark this context cancelled and append its children to ``queue``.
+
+        A no-op if it already was. Each step is idempotent and ``_err`` is
+        set last, so a call cut short by an exception is completed by the
+        next one (a retry, or any later cancel).
+        """
         with self._lock:
             if self._err is not None:
-                return None
-            self._err = err
-            self._cause = why
+                return
+            children = self._children
+            if children:
+                queue.extend(children)  # handed over before they are dropped
             d = self._done
             if d is None:
                 self._done = _closedchan
-            else:
+            elif not d.closed:
                 Chan.close(d)
-            children = self._children
-            self._children = None
             then = self._on_cancel()
+            self._children = None
+            self._cause = why
+            self._err = err
         if then is not None:
             then()
-        return children
 
     def _on_cancel(self) -> Callable[[], object] | None:
-        """Subclass hook, under ``_lock`` at the first cancel: what to run once it is released."""
+        """Subclass hook, under ``_lock`` at the first cancel: what to run once it is released.
+
+        Must be idempotent (a second call returns None).
+        """
         return None
 
     def _unlink(self) -> None:
@@ -567,8 +594,9 @@ def _chain_name(c: Context) -> str:
     parts: list[str] = []
     while True:
         if isinstance(c, _TimerCtx):
-            remaining = c._deadline - time.monotonic()  # type: ignore[operator]
-            parts.append(f".WithDeadline({c._deadline:.6f} [{_format_duration(remaining)}])")
+            when = cast(float, c._deadline)
+            remaining = _format_duration(when - time.monotonic())
+            parts.append(f".WithDeadline({when:.6f} [{remaining}])")
         elif isinstance(c, _CancelCtx):
             parts.append(".WithCancel")
         elif isinstance(c, _ValueCtx):
@@ -705,8 +733,8 @@ def with_deadline_cause(
     if deadline <= time.monotonic():
         c._cancel(True, DeadlineExceeded(), why)
         return c, cancel
-    if deadline == math.inf:
-        return c, cancel
+    if deadline == math.inf or c.err() is not None:
+        return c, cancel  # no timer for a deadline that never comes or a parent already done
     handle: timers.TimerHandle | None = timers.schedule(deadline, partial(_expire, c, why))
     with c._lock:
         if c._err is None:
