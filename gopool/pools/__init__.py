@@ -1,0 +1,19 @@
+"""The worker pools of the article, as classes on gopool's channels, WaitGroup and Context.
+
+Every pool keeps the same rules (see the "Pools" section of the spec): no
+accepted job is lost silently (after ``close()``, results delivered +
+failures recorded + ``cancelled`` == jobs accepted); a handler's exception
+never kills a worker; ``submit`` blocks while the buffer is full and fails
+loudly on a closed or cancelled pool; a cancellation stops the workers after
+their current job and closes ``results()``; no thread outlives a closed,
+stopped or cancelled pool. The pools share one worker loop
+(:mod:`gopool.pools._base`) and differ only where the article's pools do.
+"""
+
+from .dynamic import DynamicPool
+from .generic import Pool
+from .job import Job, Result
+from .rate_limited import RateLimitedPool
+from .struct import WorkerPool
+
+__all__ = ["DynamicPool", "Job", "Pool", "RateLimitedPool", "Result", "WorkerPool"]

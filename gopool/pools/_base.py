@@ -1,0 +1,830 @@
+"""The one worker loop and the one lifecycle that every pool of the article shares.
+
+The article's pools differ in three places only, and so do ours: what goes
+out for a job (``WorkerPool`` wraps it in a ``Result``, errors included),
+what a worker waits for before a job (``RateLimitedPool``: its limiter),
+and whether a worker can be told to leave (``DynamicPool``). Those are the
+hooks of :class:`_Core`; the loop (:func:`_work`), the accounting, shutdown,
+cancellation and ``map()`` are written once, here.
+
+Invariants (each holds whenever ``_Core.lock`` is free):
+
+* Accounting. A job is *accepted* once it is in the job channel. Every
+  accepted job leaves that channel exactly once, taken by a worker or by the
+  drain of a halted pool, and whoever takes it counts it exactly once:
+  ``delivered`` (its result was put into ``results()``), ``failed`` (its
+  exception was recorded) or ``cancelled``. So once the channel is closed
+  and drained and every worker has stopped, ``delivered + failed +
+  cancelled`` is the number of jobs accepted.
+* Shutdown. The job channel is closed once, by ``close()`` (graceful: the
+  workers drain it) or by the halt (cancellation: no job starts after it,
+  what is left is counted cancelled); ``jobs_closed`` records it. The halt
+  sets ``halted`` before it closes the channel, so a worker that takes a job
+  after the halt sees the flag and does not start it.
+* ``results()`` is closed once, by whoever first sees the job channel
+  closed and no worker thread left: the last worker out, the halt, or
+  ``close()``. So a consumer iterating ``results()`` always ends.
+* ``threads == workers + pending_quits``: a thread is either a worker or one
+  told to leave (``DynamicPool.remove_worker``) that has not left yet. Every
+  removal is served by exactly one thread leaving: the first worker to
+  finish a job or to receive a quit token while ``pending_quits > 0``.
+* Worker threads (and ``map()``'s feeder) hold the ``_Core``, never the
+  pool object, so a pool that nobody references is collected; its
+  finalizer warns about the jobs that will never run, cancels them, and the
+  workers stop.
+
+Lock order: ``_Core.lock`` before a channel's or a context's lock, never the
+reverse. It is never held while blocking or while running user code, and
+the sections it guards allocate no container a garbage collection could be
+triggered by, so a finalizer that takes it cannot deadlock its own thread.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import threading
+import warnings
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from ..chan import Chan, ClosedChannelError, RecvChan, go, select
+from ..context import Canceled, Context, DeadlineExceeded, after_func, background, with_cancel
+from ..sync import WaitGroup
+
+__all__ = ["default_buffer"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_QUIT = object()
+"""What a DynamicPool worker's next-job step returns when it has been told to leave."""
+
+_FAILED = object()
+"""An ordered ``map()`` slot whose job failed: yields nothing, but keeps the order moving."""
+
+_internal = threading.local()
+"""``_internal.core``: the pool a thread works for (its workers, a ``map()`` feeder)."""
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+
+
+def default_buffer(workers: int) -> int:
+    """The job (and result) buffer a pool gets when ``buffer=None``.
+
+    At least the article's ``workers * 2``, and never below 1024: with a
+    small buffer nearly every job parks and wakes a thread, which costs more
+    than a trivial job itself (see ``benchmarks/bench_pools.py``).
+    """
+    return max(workers * 2, 1024)
+
+
+def check_count(value: object, what: str, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``; TypeError or ValueError naming ``what``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, not {value}")
+    return value
+
+
+def check_callable(fn: object, what: str) -> None:
+    if not callable(fn):
+        raise TypeError(f"{what} must be callable, not {fn!r}")
+
+
+class _Tagged:
+    """A result of ``map(ordered=True)``: its input position travels with it."""
+
+    __slots__ = ("index", "value")
+
+    def __init__(self, index: int, value: Any) -> None:
+        self.index = index
+        self.value = value
+
+
+class _Core:
+    """The state a pool shares with its workers (everything but the pool object itself)."""
+
+    # Fixed at creation: name, jobs, results, process, wrap_result,
+    # wrap_error, before_job, check_job, quit, initial_workers, wg, halted
+    # (a lock used as an atomic flag: held once the pool is halted).
+    # lock guards every other field.
+    __slots__ = (
+        "accepted",
+        "before_job",
+        "cancel_ctx",
+        "cancelled",
+        "check_job",
+        "closed",
+        "ctx",
+        "delivered",
+        "errors",
+        "failed",
+        "halted",
+        "initial_workers",
+        "jobs",
+        "jobs_closed",
+        "lock",
+        "name",
+        "pending_quits",
+        "process",
+        "quit",
+        "reported",
+        "results",
+        "results_closed",
+        "seq",
+        "started",
+        "stop_after",
+        "threads",
+        "wg",
+        "workers",
+        "wrap_error",
+        "wrap_result",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        process: Callable[[Any], Any],
+        *,
+        initial_workers: int,
+        buffer: int,
+        wrap_result: Callable[[Any, Any], Any] | None = None,
+        wrap_error: Callable[[Any, BaseException], Any] | None = None,
+        before_job: Callable[[Context], object] | None = None,
+        check_job: Callable[[Any], object] | None = None,
+        quit_tokens: int = 0,
+    ) -> None:
+        self.name = name
+        self.process = process
+        self.initial_workers = initial_workers
+        self.jobs: Chan[tuple[int, Any, int | None]] = Chan(buffer)
+        self.results: Chan[Any] = Chan(buffer)
+        self.wrap_result = wrap_result
+        self.wrap_error = wrap_error
+        self.before_job = before_job
+        self.check_job = check_job
+        self.quit: Chan[None] | None = Chan(quit_tokens) if quit_tokens else None
+        self.wg = WaitGroup()
+        self.halted = threading.Lock()
+        self.lock = threading.Lock()
+        self.started = False
+        self.closed = False
+        self.jobs_closed = False
+        self.results_closed = False
+        self.reported = False
+        self.ctx: Context | None = None
+        self.cancel_ctx: Callable[[], None] | None = None
+        self.stop_after: Callable[[], bool] | None = None
+        self.workers = 0
+        self.threads = 0
+        self.pending_quits = 0
+        self.seq = 0
+        self.accepted = 0
+        self.delivered = 0
+        self.failed = 0
+        self.cancelled = 0
+        self.errors: list[BaseException] = []
+
+    # -- starting --
+
+    def start_locked(self, ctx: Context | None, workers: int) -> bool:
+        """Bind the context and start ``workers`` workers; True if the context is already done.
+
+        Called with ``lock`` held. The caller halts the pool (outside the
+        lock) when True is returned: no worker is started then.
+        """
+        if self.started:
+            raise RuntimeError(f"{self.name}: start of a pool already started")
+        if self.closed:
+            raise RuntimeError(f"{self.name}: start of a closed pool")
+        parent = background() if ctx is None else ctx
+        c, cancel = with_cancel(parent)
+        self.ctx = c
+        self.cancel_ctx = cancel
+        # Cancellation from outside reaches the pool through this callback;
+        # the pool's own cancellations stop it first and halt directly.
+        self.stop_after = after_func(c, self.halt)
+        self.started = True
+        if c.err() is not None:
+            return True
+        for _ in range(workers):
+            self.spawn_locked()
+        return False
+
+    def start(self, ctx: Context | None, *, strict: bool) -> None:
+        """Start the pool; if not ``strict``, do nothing when it is already started."""
+        with self.lock:
+            if self.started and not strict:
+                return
+            halt_now = self.start_locked(ctx, self.initial_workers)
+        if halt_now:
+            self.halt()
+
+    def ensure_started_for_map(self) -> None:
+        with self.lock:
+            if self.closed:
+                raise ClosedChannelError(f"{self.name}: map on a closed pool")
+            halt_now = False
+            if not self.started:
+                halt_now = self.start_locked(None, self.initial_workers)
+        if halt_now:
+            self.halt()  # pragma: no cover - background() is never done
+
+    def spawn_locked(self) -> None:
+        """Start one worker thread; ``lock`` held."""
+        self.workers += 1
+        self.threads += 1
+        self.wg.add(1)
+        try:
+            go(_work, self)
+        except BaseException:
+            self.workers -= 1
+            self.threads -= 1
+            self.wg.done()
+            raise
+
+    # -- submitting --
+
+    def put(self, job: Any, tag: int | None) -> BaseException | None:
+        """Put ``job`` into the job channel; None once accepted, else the exception to raise.
+
+        Blocks while the buffer is full. The exception returned is a
+        :class:`ClosedChannelError` for a closed pool (checked first), or
+        the context's ``err()`` for a cancelled one.
+        """
+        lock = self.lock
+        with lock:
+            if self.closed:
+                return ClosedChannelError(f"send on closed channel: {self.name} is closed")
+            ctx = self.ctx
+            seq = self.seq
+            self.seq = seq + 1
+            self.accepted += 1
+        if ctx is not None:
+            err = ctx.err()
+            if err is not None:
+                with lock:
+                    self.accepted -= 1
+                return err
+        try:
+            self.jobs.send((seq, job, tag))
+        except ClosedChannelError as exc:
+            with lock:
+                self.accepted -= 1
+                closed = self.closed
+            return exc if closed else self.err()
+        except BaseException:
+            with lock:
+                self.accepted -= 1
+            raise
+        return None
+
+    def close_intake(self) -> None:
+        """Refuse further submits and close the job channel; the workers drain it.
+
+        Makes sure someone will run the jobs already queued: an unstarted
+        pool is started, and a DynamicPool left with no worker gets one.
+        """
+        halt_now = False
+        with self.lock:
+            if not self.closed:
+                if not self.halted.locked() and len(self.jobs):
+                    if not self.started:
+                        halt_now = self.start_locked(None, self.initial_workers)
+                    elif self.workers == 0:
+                        self.spawn_locked()
+                self.closed = True
+            close_jobs = not self.jobs_closed
+            self.jobs_closed = True
+        if halt_now:
+            self.halt()  # pragma: no cover - background() is never done
+        if close_jobs:
+            self.jobs.close()
+        self.close_results_if_idle()
+
+    # -- stopping --
+
+    def close(self, *, report: bool = True) -> None:
+        """The pool's ``close()``: close intake, wait for the workers, close results, report."""
+        if getattr(_internal, "core", None) is self:
+            raise RuntimeError(
+                f"{self.name}: close() called from the pool's own thread would wait for itself"
+            )
+        self.close_intake()
+        self.wg.wait()
+        if self.halted.locked():
+            self.drain()
+        self.close_results_if_idle()
+        self.release_ctx()
+        with self.lock:
+            errors = None
+            if report and self.errors and not self.reported:
+                self.reported = True
+                errors = list(self.errors)
+        if errors:
+            n = len(errors)
+            raise BaseExceptionGroup(f"{self.name}: {n} job{'s' if n > 1 else ''} failed", errors)
+
+    def release_ctx(self) -> None:
+        """Cancel the pool's own context (Go's ``defer cancel()``), without halting it."""
+        with self.lock:
+            stop_after, cancel = self.stop_after, self.cancel_ctx
+        if stop_after is not None:
+            stop_after()
+        if cancel is not None:
+            cancel()
+
+    def halt(self) -> None:
+        """Cancellation: start no more jobs, count the queued ones cancelled, wake every worker.
+
+        Idempotent. Run by the context's ``after_func`` when the context
+        ends, or directly by :meth:`abort`. Never blocks.
+        """
+        with self.lock:
+            if not self.halted.acquire(False):
+                return
+            close_jobs = not self.jobs_closed
+            self.jobs_closed = True
+        if close_jobs:
+            self.jobs.close()
+        self.drain()
+        self.close_results_if_idle()
+
+    def abort(self) -> None:
+        """Cancel the work not yet run: the pool's own context, then the halt."""
+        self.release_ctx()
+        self.halt()
+
+    def drain(self) -> None:
+        """Count as cancelled every job left in the (closed) job channel."""
+        recv_ok = self.jobs.recv_ok
+        n = 0
+        while recv_ok()[1]:
+            n += 1
+        if n:
+            with self.lock:
+                self.cancelled += n
+
+    def close_results_if_idle(self) -> None:
+        with self.lock:
+            close = self.threads == 0 and self.jobs_closed and not self.results_closed
+            if close:
+                self.results_closed = True
+        if close:
+            self.results.close()
+
+    def worker_exited(self, told_to_quit: bool) -> None:
+        with self.lock:
+            self.threads -= 1
+            if not told_to_quit:
+                self.workers -= 1
+            close = self.threads == 0 and self.jobs_closed and not self.results_closed
+            if close:
+                self.results_closed = True
+        if close:
+            self.results.close()
+        self.wg.done()
+
+    def err(self) -> Exception:
+        """The error a submit to this halted pool raises: its context's ``err()``."""
+        with self.lock:
+            ctx = self.ctx
+        err = None if ctx is None else ctx.err()
+        return Canceled(f"{self.name} was cancelled") if err is None else err
+
+    # -- accounting, called by the workers --
+
+    def record_failure(self, seq: int, job: Any, exc: BaseException) -> bool:
+        """Record a handler's exception; True if this worker must now leave."""
+        try:
+            exc.add_note(f"{self.name} job #{seq} failed: {_repr.repr(job)}")
+        except Exception:  # pragma: no cover - a handler that broke __notes__
+            pass
+        with self.lock:
+            self.failed += 1
+            self.errors.append(exc)
+            if self.pending_quits:
+                self.pending_quits -= 1
+                return True
+        return False
+
+    def add_cancelled(self) -> None:
+        with self.lock:
+            self.cancelled += 1
+
+    # -- the pool dropped or alive at exit --
+
+    def dropped(self) -> None:
+        """The pool object is gone (or the interpreter exits) while still open."""
+        with self.lock:
+            if self.closed:
+                return
+        never_ran = len(self.jobs)
+        if never_ran:
+            warnings.warn(
+                f"{self.name} was never closed: {never_ran} queued "
+                f"job{'s' if never_ran > 1 else ''} never ran",
+                ResourceWarning,
+                stacklevel=2,
+            )
+        self.abort()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            queued = len(self.jobs)
+            finished = self.delivered + self.failed + self.cancelled
+            if self.halted.locked():
+                state = "cancelled"
+            elif self.closed:
+                state = "closing" if self.threads else "closed"
+            else:
+                state = "running" if self.started else "new"
+            return {
+                "state": state,
+                "workers": self.workers,
+                "queued": queued,
+                "in_flight": max(0, self.accepted - queued - finished),
+                "completed": self.delivered,
+                "failed": self.failed,
+                "cancelled": self.cancelled,
+            }
+
+
+def _dropped(core: _Core) -> None:
+    """The finalizer of a pool object: warn about and cancel what will never run."""
+    if getattr(_internal, "core", None) is not None:
+        # A collection can run this inside a pool's own thread, in the middle
+        # of a channel operation holding a lock we are about to take: hand
+        # the work to a fresh thread instead (impossible only at exit).
+        try:
+            go(core.dropped)
+            return
+        except RuntimeError:
+            pass
+    core.dropped()
+
+
+def _work(core: _Core) -> None:
+    """One worker: the article's loop, beside which it reads line for line::
+
+        for {                                  while True:
+            select {                               item, ok = next_job()
+            case <-ctx.Done():                     (cancellation closes the job
+                return                              channel and sets core.halted)
+            case job, ok := <-jobs:
+                if !ok { return }                  if not ok: break
+                result := process(job)             out = process(job)
+                select {                           deliver: results.send(out), or
+                case results <- result:            select((results.send, out),
+                case <-ctx.Done(): return                 done.recv)
+                }
+            }
+        }
+
+    Unlike the Go loop, a job is never dropped: a job taken after the
+    cancellation, or whose result cannot be delivered because of it, is
+    counted cancelled, and an exception from the handler is recorded (or put
+    in the ``Result``) and the loop goes on. Waiting for a job is a plain
+    receive, cheaper than a two-case select per job: cancellation wakes idle
+    workers by closing the job channel instead.
+    """
+    _internal.core = core
+    lock = core.lock
+    results = core.results
+    send = results.send
+    halted = core.halted.locked
+    process = core.process
+    wrap_result = core.wrap_result
+    wrap_error = core.wrap_error
+    before_job = core.before_job
+    with lock:
+        ctx = core.ctx
+    assert ctx is not None
+    done_recv = ctx.done().recv
+    next_job: Callable[[], tuple[Any, bool]] = (
+        core.jobs.recv_ok if core.quit is None else _next_job_or_quit(core)
+    )
+    told_to_quit = False
+    try:
+        while True:
+            item, ok = next_job()
+            if not ok:
+                break  # closed, and drained unless halted
+            if item is _QUIT:
+                told_to_quit = True
+                break
+            if halted():
+                core.add_cancelled()
+                break
+            seq, job, tag = item
+            try:
+                if before_job is not None and not _may_start(before_job, ctx, done_recv):
+                    core.add_cancelled()
+                    break
+                out = process(job)
+            except BaseException as exc:
+                if wrap_error is None:
+                    told_to_quit = core.record_failure(seq, job, exc)
+                    if tag is not None:
+                        # An ordered map() waits for this slot: tell it to skip.
+                        marker = _Tagged(tag, _FAILED)
+                        try:
+                            send(marker, timeout=0.0)
+                        except TimeoutError:
+                            if select((send, marker), done_recv)[0] != 0:
+                                break
+                    if told_to_quit:
+                        break
+                    continue
+                out = wrap_error(job, exc)
+            else:
+                if wrap_result is not None:
+                    out = wrap_result(job, out)
+            if tag is not None:
+                out = _Tagged(tag, out)
+            try:
+                send(out, timeout=0.0)
+            except TimeoutError:
+                # Results are full: wait for room, or for the cancellation.
+                if select((send, out), done_recv)[0] != 0:
+                    core.add_cancelled()
+                    break
+            with lock:
+                core.delivered += 1
+                if core.pending_quits:
+                    core.pending_quits -= 1
+                    told_to_quit = True
+            if told_to_quit:
+                break
+    finally:
+        _internal.core = None
+        core.worker_exited(told_to_quit)
+
+
+def _may_start(
+    before_job: Callable[[Context], object], ctx: Context, done_recv: Callable[[], Any]
+) -> bool:
+    """Run the pre-job wait; False if the context ends (or will end) before the job may start."""
+    try:
+        before_job(ctx)
+        return True
+    except BaseException as exc:
+        if ctx.err() is not None:
+            return False
+        if isinstance(exc, DeadlineExceeded):
+            # The limiter knows the deadline comes first: the job is cancelled
+            # at the deadline, and not a moment before.
+            done_recv()
+            return False
+        raise
+
+
+def _next_job_or_quit(core: _Core) -> Callable[[], tuple[Any, bool]]:
+    """DynamicPool's next-job step: a job, or ``(_QUIT, True)`` once told to leave."""
+    assert core.quit is not None
+    jobs_recv_ok = core.jobs.recv_ok
+    quit_recv = core.quit.recv
+    lock = core.lock
+
+    def next_job() -> tuple[Any, bool]:
+        while True:
+            index, got = select(jobs_recv_ok, quit_recv)
+            if index == 0:
+                return got  # type: ignore[no-any-return]
+            with lock:
+                if core.pending_quits:
+                    core.pending_quits -= 1
+                    return _QUIT, True
+            # A token whose removal a worker finishing a job already served.
+
+    return next_job
+
+
+class PoolBase(Generic[T, R]):
+    """What every pool has: start, submit, results, close, map, ``with``, ``cancelled``, repr."""
+
+    __slots__ = ("__weakref__", "_core", "_finalizer")
+
+    _core: _Core
+    _finalizer: weakref.finalize[Any, Any]
+
+    def _setup(self, core: _Core) -> None:
+        self._core = core
+        # The workers hold the core, not the pool: a dropped pool is collected,
+        # and this cancels what it would never run (and warns about it).
+        self._finalizer = weakref.finalize(self, _dropped, core)
+
+    def start(self, ctx: Context | None = None) -> Self:
+        """Start the workers under ``ctx`` (``background()`` if None); return the pool.
+
+        Jobs submitted before ``start`` are waiting in the buffer and run
+        now. When ``ctx`` ends, the pool is cancelled: workers stop after
+        their current job, jobs not yet started are counted in
+        :attr:`cancelled`, and ``results()`` is closed once the workers have
+        stopped. Never blocks. Raises ``RuntimeError`` if the pool was
+        already started (or closed), ``TypeError`` for a ``ctx`` that is not
+        a context.
+        """
+        self._core.start(ctx, strict=True)
+        return self
+
+    def submit(self, job: T) -> None:
+        """Queue ``job`` (Go's ``p.jobs <- job``); before ``start`` too.
+
+        Blocks while the job buffer is full (backpressure). Raises
+        :class:`~gopool.chan.ClosedChannelError` if the pool is closed, or
+        gets closed while this call is blocked (the job is then not
+        accepted); raises the context's ``err()`` if the pool's context has
+        ended (the closed check comes first).
+        """
+        err = self._core.put(job, None)
+        if err is not None:
+            raise err
+
+    def results(self) -> RecvChan[R]:
+        """The channel results are put into (Go's ``p.Results()``).
+
+        Closed once the workers have stopped, after ``close()`` or a
+        cancellation, so ``for r in pool.results(): ...`` always ends. Its
+        capacity equals the job buffer's. Iterate it from another thread than
+        the one that calls ``close()`` if more results may be pending than it
+        holds, or use :meth:`map`.
+        """
+        return self._core.results
+
+    def close(self) -> None:
+        """No more submits; let the workers finish every queued job; close ``results()``.
+
+        Blocks until every worker has stopped, so every result has been put
+        into ``results()``: with more results pending than it holds, a
+        consumer must be reading it in another thread (or use :meth:`map`).
+        A pool never started is started first if jobs are queued. Then
+        raises an ``ExceptionGroup`` (a ``BaseExceptionGroup`` if a failure is
+        not an ``Exception``) of every exception a handler raised, each with
+        a note naming its job. Idempotent: a later call returns None without
+        raising the same failures again. After a cancellation it returns as
+        soon as the workers have stopped. Raises ``RuntimeError`` if called
+        from one of the pool's own workers (it would wait for itself).
+        """
+        try:
+            self._core.close()
+        finally:
+            self._finalizer.detach()
+
+    def map(self, jobs: Iterable[T], *, ordered: bool = False) -> Iterator[R]:
+        """Run every job of ``jobs`` and yield the results; then close the pool.
+
+        Starts the pool if needed, and feeds it from a goroutine that pulls
+        ``jobs`` lazily, only as the job buffer drains, so a huge or endless
+        iterable runs in bounded memory. Results come as they complete, or
+        in input order with ``ordered=True`` (a slow job then holds back the
+        ones after it; the feeder stays at most about two buffers ahead).
+        Safe from a single thread however many jobs there are: the caller
+        consumes while the goroutine submits.
+
+        After the last result the pool is closed, and the failures are
+        raised as :meth:`close` raises them. An exception raised by
+        ``jobs`` itself stops the feeding; it is raised after the results
+        of the jobs already submitted. Leaving the loop early (``break``, or
+        closing the iterator) cancels the jobs not yet run and closes the
+        pool. If the pool's context ends, the iteration ends early too
+        (see :attr:`cancelled`). Raises ``ClosedChannelError`` (at the first
+        ``next``) for a closed pool, ``TypeError`` at once if ``jobs`` is not
+        iterable.
+        """
+        return self._map(iter(jobs), bool(ordered))
+
+    def _map(self, it: Iterator[T], ordered: bool) -> Iterator[R]:
+        core = self._core
+        core.ensure_started_for_map()
+        window: Chan[None] | None = None
+        if ordered:
+            window = Chan(2 * core.jobs.cap + core.initial_workers + 16)
+        failure_lock = threading.Lock()
+        failure: list[BaseException] = []
+        go(_feed, core, it, window, failure_lock, failure)
+
+        finished = False
+        try:
+            if window is None:
+                yield from core.results
+            else:
+                pending: dict[int, Any] = {}
+                next_index = 0
+                for item in core.results:
+                    if type(item) is not _Tagged:
+                        yield item  # submitted with submit(), not by this map()
+                        continue
+                    pending[item.index] = item.value
+                    while next_index in pending:
+                        value = pending.pop(next_index)
+                        next_index += 1
+                        window.recv()  # one more job may be fed
+                        if value is not _FAILED:
+                            yield value
+                # Gaps left are jobs cancelled before they delivered.
+                for index in sorted(pending):
+                    value = pending[index]
+                    if value is not _FAILED:
+                        yield value
+            finished = True
+        finally:
+            if window is not None:
+                window.close()  # a feeder waiting for room in the window stops
+            if not finished:
+                core.abort()
+                core.close(report=False)
+                self._finalizer.detach()
+        with failure_lock:
+            feed_error = failure[0] if failure else None
+        try:
+            self.close()
+        except BaseExceptionGroup:
+            if feed_error is not None:
+                raise feed_error  # noqa: B904 - the group stays attached as its context
+            raise
+        if feed_error is not None:
+            raise feed_error
+
+    @property
+    def cancelled(self) -> int:
+        """How many accepted jobs never delivered a result because the context ended."""
+        with self._core.lock:
+            return self._core.cancelled
+
+    def __enter__(self) -> Self:
+        """Start the pool (unless already started) and return it."""
+        self._core.start(None, strict=False)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the pool; if the body raised, cancel the work not yet run instead.
+
+        After a raising body, waits only for the jobs already running, and
+        lets the body's exception propagate unchanged; failures recorded so
+        far stay for a later :meth:`close` to raise.
+        """
+        if exc_type is None:
+            self.close()
+            return
+        core = self._core
+        core.abort()
+        core.close(report=False)
+        self._finalizer.detach()
+
+    def __repr__(self) -> str:
+        s = self._core.snapshot()
+        return (
+            f"<{type(self).__name__} {s['state']} workers={s['workers']} queued={s['queued']} "
+            f"in_flight={s['in_flight']} completed={s['completed']} failed={s['failed']} "
+            f"cancelled={s['cancelled']}>"
+        )
+
+
+def _feed(
+    core: _Core,
+    it: Iterator[Any],
+    window: Chan[None] | None,
+    failure_lock: threading.Lock,
+    failure: list[BaseException],
+) -> None:
+    """``map()``'s feeder goroutine: pull a job only when it can be submitted; close intake."""
+    _internal.core = core
+    check_job = core.check_job
+    index = 0
+    try:
+        while True:
+            try:
+                job = next(it)
+                if check_job is not None:
+                    check_job(job)
+            except StopIteration:
+                return
+            except BaseException as exc:
+                with failure_lock:
+                    failure.append(exc)
+                return
+            if window is not None:
+                try:
+                    window.send(None)
+                except ClosedChannelError:
+                    return  # the map() ended
+                tag: int | None = index
+                index += 1
+            else:
+                tag = None
+            if core.put(job, tag) is not None:
+                return  # closed or cancelled: nothing more is accepted
+    finally:
+        _internal.core = None
+        core.close_intake()

@@ -1,0 +1,62 @@
+"""The article's "Generic Worker Pool": ``Pool[T, R]`` running ``process(job) -> R``.
+
+Invariants: every accepted job either puts ``process(job)`` into
+``results()``, or has its exception recorded for ``close()`` to raise, or,
+if the context ended first, is counted in ``cancelled``. A handler's
+exception never stops its worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
+
+__all__ = ["Pool"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Pool(PoolBase[T, R]):
+    """Go's ``Pool[T, R]``: ``workers`` goroutines applying ``process`` to every job.
+
+    An exception raised by ``process`` is recorded, not delivered: the job
+    puts nothing into ``results()``, its worker goes on, and ``close()``
+    raises an ``ExceptionGroup`` of every failure once all workers have
+    stopped, each exception with a note naming its job.
+
+    ``buffer`` sizes the job channel and the results channel; None picks
+    :func:`~gopool.pools._base.default_buffer` (at least ``workers * 2``, the
+    article's size, and at least 1024, for throughput).
+
+    Side by side with the article::
+
+        pool := NewPool[string, int](3, f)      pool = Pool[str, int](3, f)
+        pool.Start(context.Background())        pool.start()
+        go func() {                             def produce():
+            for _, w := range words {               for w in words:
+                pool.Submit(w)                          pool.submit(w)
+            }                                       pool.close()
+            pool.Close()                        go(produce)
+        }()
+        for length := range pool.Results() {    for length in pool.results():
+
+    Safe patterns: a producer in another goroutine and the consumer here (as
+    above); or ``for r in pool.map(jobs)`` from a single thread. Submitting
+    everything first and reading results afterwards deadlocks once more
+    results are pending than ``results()`` holds, as it does in Go. Raises
+    ``TypeError`` for a non-int size or a non-callable ``process``,
+    ``ValueError`` for ``workers < 1`` or ``buffer < 0``.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self, workers: int, process: Callable[[T], R], *, buffer: int | None = None
+    ) -> None:
+        workers = check_count(workers, "Pool: workers", 1)
+        size = default_buffer(workers) if buffer is None else check_count(buffer, "Pool: buffer", 0)
+        check_callable(process, "Pool: process")
+        self._setup(_Core("Pool", process, initial_workers=workers, buffer=size))

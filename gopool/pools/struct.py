@@ -1,0 +1,85 @@
+"""The article's "Worker Pool with Struct": ``Job`` in, ``Result`` out.
+
+Invariants: every accepted :class:`~gopool.pools.Job` yields exactly one
+:class:`~gopool.pools.Result` in ``results()`` (its ``error`` set if the
+handler raised) unless the context ended first, in which case it is counted
+in ``cancelled``. A handler's exception never stops its worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._base import PoolBase, _Core, check_callable, check_count
+from .job import Job, Result
+
+__all__ = ["WorkerPool"]
+
+
+def _ok(job: Job, output: Any) -> Result:
+    return Result(job.id, output)
+
+
+def _failed(job: Job, exc: BaseException) -> Result:
+    return Result(job.id, None, exc)
+
+
+def _check_job(job: object) -> None:
+    if not isinstance(job, Job):
+        raise TypeError(f"WorkerPool takes Job objects, not {type(job).__name__}")
+
+
+class WorkerPool(PoolBase[Job, Result]):
+    """Go's ``WorkerPool``: ``workers`` goroutines turning :class:`Job` into :class:`Result`.
+
+    ``handler(job)`` computes the output (Go's ``processJob``); what it
+    returns becomes ``Result(job.id, output)``, and an exception it raises
+    becomes ``Result(job.id, error=exc)``: every job yields one result, and
+    no exception stops a worker. ``job_buffer`` sizes the job channel and the
+    results channel, as in Go's ``NewWorkerPool``.
+
+    Side by side with the article::
+
+        pool := NewWorkerPool(3, 100)           pool = WorkerPool(3, 100, handler)
+        pool.Start(ctx)                         pool.start(ctx)
+        go func() {                             def produce():
+            for i := 0; i < 10; i++ {               for i in range(10):
+                pool.Submit(Job{ID: i, ...})            pool.submit(Job(i, f"data-{i}"))
+            }                                       pool.close()
+            pool.Close()                        go(produce)
+        }()
+        for result := range pool.Results() {    for result in pool.results():
+            ...                                     ...
+
+    Or, from a single thread, ``for result in pool.map(jobs): ...``. As a
+    context manager, ``with WorkerPool(...) as pool:`` starts it and closes
+    it on exit. Raises ``TypeError`` for a non-int size or a non-callable
+    handler, ``ValueError`` for ``workers < 1`` or ``job_buffer < 0``.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, workers: int, job_buffer: int, handler: Callable[[Job], Any]) -> None:
+        workers = check_count(workers, "WorkerPool: workers", 1)
+        job_buffer = check_count(job_buffer, "WorkerPool: job_buffer", 0)
+        check_callable(handler, "WorkerPool: handler")
+        self._setup(
+            _Core(
+                "WorkerPool",
+                handler,
+                initial_workers=workers,
+                buffer=job_buffer,
+                wrap_result=_ok,
+                wrap_error=_failed,
+                check_job=_check_job,
+            )
+        )
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` (Go's ``Submit``); see :meth:`PoolBase.submit`.
+
+        Raises ``TypeError`` if ``job`` is not a :class:`Job`.
+        """
+        _check_job(job)
+        super().submit(job)
