@@ -47,10 +47,12 @@ import os
 import sys
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._waiter import Waiter
 from .chan import Chan, RecvChan, go, nilchan
@@ -131,14 +133,7 @@ class TimerHandle:
         """
         sched = self._sched
         with sched.lock:
-            if self._state != _PENDING:
-                return False
-            self._state = _CANCELLED
-            self._callback = None
-            sched.cancelled += 1
-            if sched.cancelled * 2 > len(sched.heap):
-                sched.compact()
-        return True
+            return sched.cancel_locked(self)
 
     @property
     def when(self) -> float:
@@ -147,15 +142,17 @@ class TimerHandle:
             return self._when
 
     def __repr__(self) -> str:
-        state = _STATE_NAMES[self._state]
+        with self._sched.lock:
+            state = _STATE_NAMES[self._state]
+            when = self._when
         period = f" period={self._period:g}s" if self._period else ""
-        return f"<TimerHandle {state} when={self._when:.6f}{period} at {id(self):#x}>"
+        return f"<TimerHandle {state} when={when:.6f}{period} at {id(self):#x}>"
 
 
 class _Scheduler:
     """The heap and the thread serving it; one per process (a fresh one after fork)."""
 
-    __slots__ = ("cancelled", "cond", "heap", "lock", "running", "seq", "thread")
+    __slots__ = ("cancelled", "cond", "heap", "lock", "reaped", "running", "seq", "thread")
 
     def __init__(self) -> None:
         # lock guards heap, cancelled, seq, thread and every handle's _state
@@ -167,9 +164,44 @@ class _Scheduler:
         self.cancelled = 0
         self.seq = itertools.count()
         self.thread: threading.Thread | None = None
+        # Handles of timer channels collected by the garbage collector, to be
+        # cancelled under lock. A deque: appending to it is thread-safe, and
+        # a weakref callback (which may run in any thread, at any point,
+        # even while that thread holds lock) must never block on lock.
+        self.reaped: deque[TimerHandle] = deque()
         # Held while callbacks run, so that fork() waits for a batch to end
         # instead of copying a timer's lock held mid-delivery.
         self.running = threading.RLock()
+
+    def cancel_locked(self, h: TimerHandle) -> bool:
+        """:meth:`TimerHandle.cancel` with ``lock`` held."""
+        if h._state != _PENDING:
+            return False
+        h._state = _CANCELLED
+        h._callback = None
+        self.cancelled += 1
+        if self.cancelled * 2 > len(self.heap):
+            self.compact()
+        return True
+
+    def reap_locked(self) -> None:
+        """Cancel the entries of collected timer channels; ``lock`` held."""
+        reaped = self.reaped
+        while reaped:
+            self.cancel_locked(reaped.popleft())
+
+    def reap(self, h: TimerHandle) -> None:
+        """Cancel ``h`` now if ``lock`` is free, else at the scheduler's next look.
+
+        Called from a weakref callback: it must not block, and the calling
+        thread may be inside ``lock`` already (a collection can start there).
+        """
+        self.reaped.append(h)
+        if self.lock.acquire(False):
+            try:
+                self.reap_locked()
+            finally:
+                self.lock.release()
 
     def compact(self) -> None:
         """Rebuild the heap without its cancelled entries; ``lock`` held."""
@@ -187,6 +219,7 @@ class _Scheduler:
         """
         heap = self.heap
         while True:
+            self.reap_locked()
             while heap and heap[0][2]._state != _PENDING:
                 heapq.heappop(heap)
                 self.cancelled -= 1
@@ -229,13 +262,19 @@ def _next_tick(when: float, period: float, now: float) -> float:
 
 def _report(exc: BaseException) -> None:
     """Hand an exception escaping a callback to ``threading.excepthook``."""
-    args = threading.ExceptHookArgs(
-        (type(exc), exc, exc.__traceback__, threading.current_thread())
-    )
+    args = threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread()))
     try:
         threading.excepthook(args)
     except Exception:  # a broken hook must not stop every timer of the process
         sys.__excepthook__(type(exc), exc, exc.__traceback__)
+
+
+def _run(due: list[Callable[[], None]]) -> None:
+    for callback in due:
+        try:
+            callback()
+        except BaseException as exc:
+            _report(exc)
 
 
 def _serve(sched: _Scheduler) -> None:
@@ -247,21 +286,16 @@ def _serve(sched: _Scheduler) -> None:
         if due is None:
             return
         with sched.running:
-            for callback in due:
-                try:
-                    callback()
-                except BaseException as exc:
-                    _report(exc)
-            del callback
-        del due
+            _run(due)
+        # Drop the batch before the next wait: a callback must not keep its
+        # timer alive.
+        due = None
 
 
 _sched = _Scheduler()
 
 
-def schedule(
-    when: float, callback: Callable[[], None], *, period: float = 0.0
-) -> TimerHandle:
+def schedule(when: float, callback: Callable[[], None], *, period: float = 0.0) -> TimerHandle:
     """Call ``callback()`` on the scheduler thread once ``time.monotonic()`` reaches ``when``.
 
     The internal API that every timer of the package is built on. The
@@ -290,6 +324,7 @@ def schedule(
     h = TimerHandle(sched, when, callback, float(period))
     start = None
     with sched.lock:
+        sched.reap_locked()
         heapq.heappush(sched.heap, (when, next(sched.seq), h))
         if sched.thread is None:
             start = sched.thread = threading.Thread(
@@ -313,6 +348,7 @@ def pending_count() -> int:
     """The number of scheduled entries neither fired nor cancelled (for tests)."""
     sched = _sched
     with sched.lock:
+        sched.reap_locked()
         return len(sched.heap) - sched.cancelled
 
 
@@ -354,36 +390,146 @@ if hasattr(os, "register_at_fork"):
     )
 
 
-# -- timer channels --
+# -- timers and tickers --
 
 
-class _TimerChan(Chan[float]):
-    """A timer's channel: receive-only, holding at most one undelivered tick.
+class _TimerLogic:
+    """Arming, halting and firing, shared by channel timers and func timers.
 
-    Reports ``len == cap == 0``: as of Go 1.23 a timer channel behaves as
-    unbuffered, since ``stop()``/``reset()`` take back a tick not yet
-    received.
+    A subclass provides the slots below and three hooks: ``_callback(gen)``
+    (what the scheduler calls), ``_take_back()`` (empty the channel) and
+    ``_fire(gen)``. ``_lock`` guards every field.
     """
 
-    __slots__ = ()
+    if not TYPE_CHECKING:
+        # Empty, so that Chan (which has slots) can be a co-base; hidden from
+        # mypy, which would otherwise refuse the fields the subclasses hold.
+        __slots__ = ()
 
-    def __init__(self) -> None:
-        super().__init__(1)
+    _lock: threading.Lock
+    _gen: int
+    _handle: TimerHandle | None
+    _active: bool
+    _fired: bool
+    _period: float
 
-    def _offer(self, value: float) -> None:
-        """Send without blocking; dropped if a tick is already waiting."""
+    def _init_timer(self, period: float) -> None:
+        self._gen = 0
+        self._handle = None
+        self._active = False
+        self._fired = False
+        self._period = period
+
+    def _schedule(self, when: float) -> TimerHandle:
+        raise NotImplementedError
+
+    def _take_back(self) -> bool:
+        raise NotImplementedError
+
+    def _arm(self, when: float) -> None:
+        """Schedule the next firing at ``when``; ``_lock`` held, timer halted."""
+        self._active = True
+        self._fired = False
+        self._handle = self._schedule(when)
+
+    def _halt(self) -> bool:
+        """Stop any firing and take back an unreceived tick; ``_lock`` held.
+
+        True if the timer was active or a tick was taken back. The new
+        generation turns away a firing already under way.
+        """
+        self._gen += 1
+        pending = self._active
+        self._active = False
+        self._fired = False
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._take_back():
+            pending = True
+        return pending
+
+    def _describe(self) -> str:
+        """The state for a repr: active (and when it fires next), fired or stopped."""
         with self._lock:
-            done = self._poll_send(value)
+            if self._active and self._handle is not None:
+                left = max(self._handle.when - _monotonic(), 0.0)
+                state = f"active next={left:.3f}s"
+            elif self._fired:
+                state = "fired"
+            else:
+                state = "stopped"
+            period = f" period={self._period:g}s" if self._period else ""
+            return f"{state}{period}"
+
+
+class _TimerRef(weakref.ref["_TimerChan"]):
+    """The scheduler's weak reference to a timer channel, knowing its entry.
+
+    The heap holds a timer channel only through this, so a channel that
+    nobody can receive from any more is collected, and its entry reaped,
+    as Go >= 1.23 collects unreferenced timers.
+    """
+
+    __slots__ = ("handle",)
+    handle: TimerHandle | None
+
+
+def _reap_ref(ref: weakref.ref[_TimerChan]) -> None:
+    handle = ref.handle if isinstance(ref, _TimerRef) else None
+    if handle is not None:
+        handle._sched.reap(handle)
+
+
+def _fire_ref(ref: _TimerRef, gen: int) -> None:
+    chan = ref()
+    if chan is not None:
+        chan._fire(gen)
+
+
+class _TimerChan(Chan[float], _TimerLogic):
+    """The channel of a Timer or Ticker, and the timer itself.
+
+    Receive-only; holds at most one undelivered tick. Reports ``len == cap
+    == 0``: as of Go 1.23 a timer channel behaves as unbuffered, since
+    ``stop()`` and ``reset()`` take back a tick not yet received. The
+    channel's own ``_lock`` is the timer's lock.
+    """
+
+    __slots__ = ("_active", "_fired", "_gen", "_handle", "_period")
+
+    def __init__(self, period: float) -> None:
+        Chan.__init__(self, 1)
+        self._init_timer(period)
+
+    def _schedule(self, when: float) -> TimerHandle:
+        ref = _TimerRef(self, _reap_ref)
+        ref.handle = None
+        handle = schedule(when, partial(_fire_ref, ref, self._gen), period=self._period)
+        ref.handle = handle
+        return handle
+
+    def _take_back(self) -> bool:
+        if self._buf:
+            self._buf.clear()
+            return True
+        return False
+
+    def _fire(self, gen: int) -> None:
+        """Deliver the time without blocking, unless stopped or reset since.
+
+        A tick still waiting in the channel makes this one dropped (a
+        Ticker's slow reader).
+        """
+        with self._lock:
+            if gen != self._gen:
+                return
+            if not self._period:
+                self._active = False
+            self._fired = True
+            done = self._poll_send(_monotonic())
         if done is not True and done is not False:
             done.wake()
-
-    def _drain(self) -> bool:
-        """Take back an unreceived tick; True if there was one."""
-        with self._lock:
-            if self._buf:
-                self._buf.clear()
-                return True
-            return False
 
     def send(self, value: float, *, timeout: Any = None) -> None:
         """Raise ``TypeError``: a timer's channel is receive-only (Go's ``<-chan Time``)."""
@@ -401,79 +547,42 @@ class _TimerChan(Chan[float]):
         """0: a timer channel is synchronous (Go >= 1.23)."""
         return 0
 
+    def statistics(self) -> dict[str, int | bool]:
+        """As :meth:`Chan.statistics`, with ``len`` and ``cap`` as Go reports them (0)."""
+        stats = super().statistics()
+        stats["len"] = stats["cap"] = 0
+        return stats
+
     def __repr__(self) -> str:
         waiting = self.statistics()["receivers_waiting"]
         extra = f" receivers_waiting={waiting}" if waiting else ""
-        return f"<timer Chan{extra} at {id(self):#x}>"
+        return f"<timer Chan {self._describe()}{extra} at {id(self):#x}>"
 
 
-class _Core:
-    """The state behind a Timer or Ticker; ``lock`` guards every field."""
+class _FuncTimer(_TimerLogic):
+    """The timer of :func:`after_func`: runs ``fn`` in a goroutine when it fires."""
 
-    __slots__ = ("active", "chan", "fired", "fn", "gen", "handle", "lock", "period")
+    __slots__ = ("_active", "_fired", "_fn", "_gen", "_handle", "_lock", "_period")
 
-    def __init__(
-        self, chan: _TimerChan | None, fn: Callable[[], object] | None, period: float
-    ) -> None:
-        self.lock = threading.Lock()
-        self.chan = chan
-        self.fn = fn
-        self.period = period
-        self.gen = 0
-        self.handle: TimerHandle | None = None
-        self.active = False
-        self.fired = False
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._lock = threading.Lock()
+        self._fn = fn
+        self._init_timer(0.0)
 
-    def arm(self, when: float) -> None:
-        """Schedule the next firing at ``when``; ``lock`` held, timer halted."""
-        self.active = True
-        self.fired = False
-        self.handle = schedule(when, partial(self.fire, self.gen), period=self.period)
+    def _schedule(self, when: float) -> TimerHandle:
+        # A strong reference: fn must run even if nobody holds the Timer.
+        return schedule(when, partial(self._fire, self._gen))
 
-    def halt(self) -> bool:
-        """Stop any firing and take back an unreceived tick; ``lock`` held.
+    def _take_back(self) -> bool:
+        return False
 
-        True if the timer was active or a tick was taken back.
-        """
-        self.gen += 1
-        pending = self.active
-        self.active = False
-        self.fired = False
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-        if self.chan is not None and self.chan._drain():
-            pending = True
-        return pending
-
-    def fire(self, gen: int) -> None:
-        """The scheduler's callback: deliver, unless stopped or reset since."""
-        fn = None
-        with self.lock:
-            if gen != self.gen:
+    def _fire(self, gen: int) -> None:
+        with self._lock:
+            if gen != self._gen:
                 return
-            if not self.period:
-                self.active = False
-            self.fired = True
-            if self.chan is not None:
-                self.chan._offer(_monotonic())
-            else:
-                fn = self.fn
-        if fn is not None:
-            go(fn)
-
-    def describe(self) -> str:
-        """The state for a repr: active (and when it fires next), fired or stopped."""
-        with self.lock:
-            if self.active and self.handle is not None:
-                left = max(self.handle.when - _monotonic(), 0.0)
-                state = f"active next={left:.3f}s"
-            elif self.fired:
-                state = "fired"
-            else:
-                state = "stopped"
-            period = f" period={self.period:g}s" if self.period else ""
-            return f"{state}{period}"
+            self._active = False
+            self._fired = True
+        go(self._fn)
 
 
 class Timer:
@@ -484,35 +593,42 @@ class Timer:
     1.23: after :meth:`stop` or :meth:`reset` returns, no value from before
     the call is received, and ``len(c) == c.cap == 0``. A timer made by
     :func:`after_func` has ``c`` set to :data:`nilchan` (Go's nil ``C``).
+    A timer that nobody references any more (neither the Timer nor ``c``)
+    is dropped from the scheduler, as Go >= 1.23 collects it.
 
     Raises ``TypeError`` for a duration that is not a number or a
     ``timedelta``, ``ValueError`` for NaN.
+
+        >>> t = Timer(0.01)
+        >>> t.c.recv() > 0
+        True
+        >>> t.stop()                  # already received: nothing to stop
+        False
     """
 
     c: RecvChan[float] = nilchan
-    _core: _Core | None = None
+    _core: _TimerLogic | None = None
 
     def __init__(self, seconds: float | timedelta) -> None:
         when = _deadline(seconds)
-        chan = _TimerChan()
-        core = _Core(chan, None, 0.0)
+        chan = _TimerChan(0.0)
         self.c = chan
-        self._core = core
-        with core.lock:
-            core.arm(when)
+        self._core = chan
+        with chan._lock:
+            chan._arm(when)
 
     @classmethod
     def _func(cls, seconds: float | timedelta, fn: Callable[[], object]) -> Timer:
         when = _deadline(seconds)
         t = cls.__new__(cls)
-        core = _Core(None, fn, 0.0)
+        core = _FuncTimer(fn)
         t.c = nilchan
         t._core = core
-        with core.lock:
-            core.arm(when)
+        with core._lock:
+            core._arm(when)
         return t
 
-    def _checked(self, op: str) -> _Core:
+    def _checked(self, op: str) -> _TimerLogic:
         core = self._core
         if core is None:
             raise RuntimeError(f"time: {op} called on uninitialized Timer")
@@ -529,31 +645,31 @@ class Timer:
         Never blocks. Raises ``RuntimeError`` on a Timer never initialised.
         """
         core = self._checked("Stop")
-        with core.lock:
-            return core.halt()
+        with core._lock:
+            return core._halt()
 
     def reset(self, seconds: float | timedelta) -> bool:
         """Make the timer fire ``seconds`` from now; True if it was running.
 
-        Like :meth:`stop` followed by a restart: the return value is what
-        :meth:`stop` would have returned, and no value from before the call
-        is received after it. For an :func:`after_func` timer, True means
-        the call moved the pending ``fn``; False means it schedules ``fn`` to
-        run again (possibly alongside the earlier run). Never blocks.
-        Raises ``RuntimeError`` on a Timer never initialised, and the
-        duration errors of the constructor.
+        Returns what :meth:`stop` would have: True if the timer was running
+        or its value was not yet received. No value from before the call is
+        received after it. For an :func:`after_func` timer, True means the
+        call moved the pending ``fn``; False means it schedules ``fn`` to run
+        again (possibly alongside the earlier run). Never blocks. Raises
+        ``RuntimeError`` on a Timer never initialised, and the duration
+        errors of the constructor.
         """
         core = self._checked("Reset")
         when = _deadline(seconds)
-        with core.lock:
-            pending = core.halt()
-            core.arm(when)
+        with core._lock:
+            pending = core._halt()
+            core._arm(when)
         return pending
 
     def __repr__(self) -> str:
         core = self._core
-        state = "uninitialized" if core is None else core.describe()
-        kind = " func" if core is not None and core.fn is not None else ""
+        state = "uninitialized" if core is None else core._describe()
+        kind = " func" if isinstance(core, _FuncTimer) else ""
         return f"<Timer{kind} {state} at {id(self):#x}>"
 
 
@@ -564,26 +680,25 @@ class Ticker:
     instead of queueing them: ``c`` holds at most one, and the ticker skips
     the periods it missed. Channel semantics as :class:`Timer` (Go >= 1.23):
     after :meth:`stop` or :meth:`reset` returns, no tick from before the
-    call is received. Stop a ticker that is no longer needed: a running
-    ticker keeps the scheduler thread alive.
+    call is received. A running ticker keeps the scheduler thread alive
+    until it is stopped or nothing references it any more.
 
     Raises ``ValueError`` ("non-positive interval for NewTicker") if
     ``seconds <= 0``, ``TypeError`` for a duration of the wrong kind.
     """
 
     c: RecvChan[float] = nilchan
-    _core: _Core | None = None
+    _core: _TimerChan | None = None
 
     def __init__(self, seconds: float | timedelta) -> None:
         d = _duration(seconds)
         if d <= 0:
             raise ValueError("non-positive interval for NewTicker")
-        chan = _TimerChan()
-        core = _Core(chan, None, d)
+        chan = _TimerChan(d)
         self.c = chan
-        self._core = core
-        with core.lock:
-            core.arm(_monotonic() + d)
+        self._core = chan
+        with chan._lock:
+            chan._arm(_monotonic() + d)
 
     def stop(self) -> None:
         """Turn the ticker off: no tick is received after this returns.
@@ -594,14 +709,14 @@ class Ticker:
         core = self._core
         if core is None:
             return
-        with core.lock:
-            core.halt()
+        with core._lock:
+            core._halt()
 
     def reset(self, seconds: float | timedelta) -> None:
         """Restart the ticker (stopped or not) with period ``seconds``; next tick one period on.
 
-        No tick from before the call is received after it. Raises
-        ``ValueError`` ("non-positive interval for Ticker.Reset") if
+        No tick from before the call is received after it. Never blocks.
+        Raises ``ValueError`` ("non-positive interval for Ticker.Reset") if
         ``seconds <= 0``, ``RuntimeError`` on a Ticker never initialised.
         """
         d = _duration(seconds)
@@ -610,14 +725,14 @@ class Ticker:
         core = self._core
         if core is None:
             raise RuntimeError("time: Reset called on uninitialized Ticker")
-        with core.lock:
-            core.halt()
-            core.period = d
-            core.arm(_monotonic() + d)
+        with core._lock:
+            core._halt()
+            core._period = d
+            core._arm(_monotonic() + d)
 
     def __repr__(self) -> str:
         core = self._core
-        state = "uninitialized" if core is None else core.describe()
+        state = "uninitialized" if core is None else core._describe()
         return f"<Ticker {state} at {id(self):#x}>"
 
 
@@ -627,8 +742,8 @@ class Ticker:
 def after(seconds: float | timedelta) -> RecvChan[float]:
     """A channel that receives the monotonic time once, ``seconds`` from now (Go's ``time.After``).
 
-    Same as ``Timer(seconds).c``. A negative or zero duration fires at once.
-    The timer cannot be stopped; use :class:`Timer` for that. Raises as
+    Same as ``Timer(seconds).c``; a negative or zero duration fires at once.
+    Dropping the channel unreceived drops the timer. Raises as
     :class:`Timer`.
     """
     return Timer(seconds).c
@@ -638,9 +753,10 @@ def after_func(seconds: float | timedelta, fn: Callable[[], object]) -> Timer:
     """Run ``fn()`` in its own goroutine ``seconds`` from now (Go's ``time.AfterFunc``).
 
     Returns a :class:`Timer` whose ``stop()`` cancels the call and whose
-    ``reset()`` reschedules it; its ``c`` is :data:`nilchan`. An exception
-    escaping ``fn`` goes to ``threading.excepthook``. Raises ``TypeError`` if
-    ``fn`` is not callable, and the duration errors of :class:`Timer`.
+    ``reset()`` reschedules it; its ``c`` is :data:`nilchan`. ``fn`` runs
+    even if the Timer is dropped. An exception escaping ``fn`` goes to
+    ``threading.excepthook``. Raises ``TypeError`` if ``fn`` is not
+    callable, and the duration errors of :class:`Timer`.
     """
     if not callable(fn):
         raise TypeError(f"after_func: {fn!r} is not callable")
@@ -670,7 +786,8 @@ def sleep(seconds: float | timedelta) -> None:
 def tick(seconds: float | timedelta) -> RecvChan[float]:
     """The channel of a new :class:`Ticker` (Go's ``time.Tick``); nilchan if ``seconds <= 0``.
 
-    The ticker can never be stopped: use :class:`Ticker` when it must be.
+    The ticker cannot be stopped; it runs while the channel is referenced.
+    Use :class:`Ticker` when it must be stopped.
     """
     if _duration(seconds) <= 0:
         return nilchan
