@@ -41,10 +41,9 @@ import itertools
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
-from types import MethodType
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from ._waiter import Waiter, wait_for
 
@@ -167,7 +166,14 @@ class Chan(Generic[T]):
         closed, or gets closed while this call is blocked (the value is then
         not sent), and ``TimeoutError`` if ``timeout`` passes first.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        if not self._recvq and len(self._buf) < self._cap and not self._closed:
+            # The common case of a buffered channel, inlined: no method call.
+            self._buf.append(value)
+            lock.release()
+            return
+        try:
             done = self._poll_send(value)
             if done is False:
                 seconds = _seconds(timeout)
@@ -176,6 +182,8 @@ class Chan(Generic[T]):
                 w = Waiter()
                 entry = (w, 0, value)
                 self._sendq.append(entry)
+        finally:
+            lock.release()
         if done is False:
             self._block(w, entry, self._sendq, seconds)
             if not w.ok:
@@ -190,7 +198,28 @@ class Chan(Generic[T]):
         returned at once. Blocks while the channel is open and empty. Raises
         ``TimeoutError`` if ``timeout`` passes first, having taken nothing.
         """
-        with self._lock:
+        self._lock.acquire()
+        if self._buf and not self._sendq:
+            value = self._buf.popleft()  # the common case of a buffered channel
+            self._lock.release()
+            return value, True
+        return self._recv_locked(timeout)
+
+    def recv(self, *, timeout: Timeout = None) -> T | None:
+        """Receive (Go's ``v := <-ch``): the value, or None once closed and drained.
+
+        Blocking and errors as :meth:`recv_ok`.
+        """
+        self._lock.acquire()
+        if self._buf and not self._sendq:
+            value = self._buf.popleft()  # the common case of a buffered channel
+            self._lock.release()
+            return value
+        return self._recv_locked(timeout)[0]
+
+    def _recv_locked(self, timeout: Timeout) -> tuple[T | None, bool]:
+        """The rest of a receive, entered with ``_lock`` held; releases it."""
+        try:
             got = self._poll_recv()
             if got is None:
                 seconds = _seconds(timeout)
@@ -199,6 +228,8 @@ class Chan(Generic[T]):
                 w = Waiter()
                 entry = (w, 0, None)
                 self._recvq.append(entry)
+        finally:
+            self._lock.release()
         if got is None:
             self._block(w, entry, self._recvq, seconds)
             return w.value, w.ok
@@ -206,13 +237,6 @@ class Chan(Generic[T]):
         if sender is not None:
             sender.wake()
         return value, ok
-
-    def recv(self, *, timeout: Timeout = None) -> T | None:
-        """Receive (Go's ``v := <-ch``): the value, or None once closed and drained.
-
-        Blocking and errors as :meth:`recv_ok`.
-        """
-        return self.recv_ok(timeout=timeout)[0]
 
     def close(self) -> None:
         """Close the channel (Go's ``close(ch)``).
@@ -263,11 +287,18 @@ class Chan(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         """Receive until the channel is closed and drained (Go's ``for v := range ch``)."""
+        lock, buf, sendq = self._lock, self._buf, self._sendq
         while True:
-            value, ok = self.recv_ok()
-            if not ok:
-                return
-            yield value  # type: ignore[misc]
+            lock.acquire()
+            if buf and not sendq:
+                value = buf.popleft()  # the common case of a buffered channel
+                lock.release()
+            else:
+                got, ok = self._recv_locked(None)
+                if not ok:
+                    return
+                value = cast(T, got)
+            yield value
 
     def __len__(self) -> int:
         """The number of values buffered now (Go's ``len(ch)``)."""
@@ -402,17 +433,9 @@ _CASE_KINDS: dict[Any, int] = {
 
 # Poll orders: a uniformly random permutation of the cases, drawn from a
 # table for the common small selects (cheaper than shuffling every time).
-_PERMUTATIONS = [list(itertools.permutations(range(n))) for n in range(6)]
+_SMALL = 6
+_PERMUTATIONS = [list(itertools.permutations(range(n))) for n in range(_SMALL)]
 _random = random.random
-
-
-def _poll_order(n: int) -> list[int] | tuple[int, ...]:
-    if n < len(_PERMUTATIONS):
-        table = _PERMUTATIONS[n]
-        return table[int(_random() * len(table))]
-    order = list(range(n))
-    random.shuffle(order)
-    return order
 
 
 def _bad_case(i: int, case: object) -> TypeError:
@@ -423,29 +446,36 @@ def _bad_case(i: int, case: object) -> TypeError:
 
 
 def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[int, Chan[Any], Any]], int]:
-    """``[(kind, chan, value)]`` for every case, and the index of ``default`` or -1."""
+    """``[(kind, chan, value)]`` for every case, and the index of ``default`` or -1.
+
+    ``default`` is recorded as a case on ``nilchan``, which is never ready.
+    """
     ops: list[tuple[int, Chan[Any], Any]] = []
+    append = ops.append
+    kinds = _CASE_KINDS
     default_at = -1
-    for i, case in enumerate(cases):
-        value = None
-        if case is default:
+    for case in cases:
+        # The common cases first, at the cost of one lookup: ch.recv, ch.recv_ok.
+        kind = kinds.get(getattr(case, "__func__", None), _SEND)
+        if kind != _SEND:
+            ch = case.__self__
+            if isinstance(ch, Chan):
+                append((kind, ch, None))
+                continue
+        elif case is default:
             if default_at >= 0:
                 raise TypeError("select: multiple defaults")
-            default_at = i
-            ops.append((-1, nilchan, None))
+            default_at = len(ops)
+            append((_RECV, nilchan, None))
             continue
-        if type(case) is tuple:
-            if len(case) != 2:
-                raise _bad_case(i, case)
-            case, value = case
-            if not isinstance(case, MethodType) or _CASE_KINDS.get(case.__func__) != _SEND:
-                raise _bad_case(i, cases[i])
-        elif not isinstance(case, MethodType) or _CASE_KINDS.get(case.__func__, _SEND) == _SEND:
-            raise _bad_case(i, case)
-        ch = case.__self__
-        if not isinstance(ch, Chan):
-            raise _bad_case(i, cases[i])
-        ops.append((_CASE_KINDS[case.__func__], ch, value))
+        elif type(case) is tuple and len(case) == 2:
+            method, value = case
+            if kinds.get(getattr(method, "__func__", None)) == _SEND:
+                ch = method.__self__
+                if isinstance(ch, Chan):
+                    append((_SEND, ch, value))
+                    continue
+        raise _bad_case(len(ops), case)
     return ops, default_at
 
 
@@ -493,23 +523,36 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         (0, 7)
     """
     ops, default_at = _parse(cases)
-    order = _poll_order(len(ops))
+    n = len(ops)
+    if n < _SMALL:
+        table = _PERMUTATIONS[n]
+        order: Sequence[int] = table[int(_random() * len(table))]
+    else:
+        order = random.sample(range(n), n)
 
     # Pass 1: each case on its own, in random order, with only its channel
     # locked. Taking the first ready one is a valid outcome at that instant.
-    chans: dict[int, Chan[Any]] = {}
     for i in order:
         kind, ch, value = ops[i]
-        if kind < 0 or ch is nilchan:
+        if ch is nilchan:
             continue
-        chans[id(ch)] = ch
-        with ch._lock:
+        lock = ch._lock
+        lock.acquire()
+        if kind != _SEND and ch._buf and not ch._sendq:
+            # The common ready receive, inlined as in Chan.recv.
+            value = ch._buf.popleft()
+            lock.release()
+            return i, ((value, True) if kind == _RECV_OK else value)
+        try:
             done, result, wake = _try_case(kind, ch, value)
+        finally:
+            lock.release()
         if done:
             if wake is not None:
                 wake.wake()
             return i, result
 
+    chans = {id(op[1]): op[1] for op in ops if op[1] is not nilchan}
     if default_at >= 0 and len(chans) <= 1:
         return default_at, None  # pass 1 saw the only channel not ready, atomically
 
@@ -525,7 +568,7 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
     try:
         for i in order:
             kind, ch, value = ops[i]
-            if kind < 0 or ch is nilchan:
+            if ch is nilchan:
                 continue
             done, result, wake = _try_case(kind, ch, value)
             if done:
@@ -534,7 +577,7 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
             w = Waiter()
             for i in order:
                 kind, ch, value = ops[i]
-                if kind < 0 or ch is nilchan:
+                if ch is nilchan:
                     continue
                 entry = (w, i, value)
                 queue = ch._sendq if kind == _SEND else ch._recvq
