@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
-from ._waiter import Waiter, wait_for
+from ._waiter import Waiter, redeliver_interrupt
 
 __all__ = [
     "Chan",
@@ -173,23 +173,34 @@ class Chan(Generic[T]):
             self._buf.append(value)
             lock.release()
             return
+        w: Waiter | None = None
         try:
-            done = self._poll_send(value)
-            if done is False:
-                seconds = _seconds(timeout)
-                if seconds is not None and seconds <= 0:
-                    raise TimeoutError("send timed out: channel not ready")
-                w = Waiter()
-                entry = (w, 0, value)
-                self._sendq.append(entry)
-        finally:
-            lock.release()
-        if done is False:
-            self._block(w, entry, self._sendq, seconds)
-            if not w.ok:
-                raise ClosedChannelError("send on closed channel")
-        elif done is not True:
-            done.wake()
+            try:
+                done = self._poll_send(value)
+                if done is False:
+                    seconds = _seconds(timeout)
+                    if seconds is not None and seconds <= 0:
+                        raise TimeoutError("send timed out: channel not ready")
+                    w = Waiter()
+                    self._sendq.append((w, 0, value))
+            finally:
+                lock.release()
+            if w is None:
+                if isinstance(done, Waiter):
+                    done.wake()
+                return
+            woke = w.park(seconds)
+        except BaseException as exc:
+            # Whatever interrupted us (Ctrl-C, possibly before the park even
+            # began), a published waiter must be taken back or honoured.
+            if w is None or self._withdraw(w, self._sendq):
+                raise
+            redeliver_interrupt(exc)
+            woke = True
+        if not woke and self._withdraw(w, self._sendq):
+            raise TimeoutError("send timed out")
+        if not w.ok:
+            raise ClosedChannelError("send on closed channel")
 
     def recv_ok(self, *, timeout: Timeout = None) -> tuple[T | None, bool]:
         """Receive (Go's ``v, ok := <-ch``): ``(value, True)``, or ``(None, False)``.
@@ -219,24 +230,34 @@ class Chan(Generic[T]):
 
     def _recv_locked(self, timeout: Timeout) -> tuple[T | None, bool]:
         """The rest of a receive, entered with ``_lock`` held; releases it."""
+        w: Waiter | None = None
         try:
-            got = self._poll_recv()
-            if got is None:
-                seconds = _seconds(timeout)
-                if seconds is not None and seconds <= 0:
-                    raise TimeoutError("receive timed out: channel empty")
-                w = Waiter()
-                entry = (w, 0, None)
-                self._recvq.append(entry)
-        finally:
-            self._lock.release()
-        if got is None:
-            self._block(w, entry, self._recvq, seconds)
-            return w.value, w.ok
-        value, ok, sender = got
-        if sender is not None:
-            sender.wake()
-        return value, ok
+            try:
+                got = self._poll_recv()
+                if got is None:
+                    seconds = _seconds(timeout)
+                    if seconds is not None and seconds <= 0:
+                        raise TimeoutError("receive timed out: channel empty")
+                    w = Waiter()
+                    self._recvq.append((w, 0, None))
+            finally:
+                self._lock.release()
+            if w is None:
+                assert got is not None
+                value, ok, sender = got
+                if sender is not None:
+                    sender.wake()
+                return value, ok
+            woke = w.park(seconds)
+        except BaseException as exc:
+            # As in send: a published waiter is taken back or honoured.
+            if w is None or self._withdraw(w, self._recvq):
+                raise
+            redeliver_interrupt(exc)
+            woke = True
+        if not woke and self._withdraw(w, self._recvq):
+            raise TimeoutError("receive timed out")
+        return w.value, w.ok
 
     def close(self) -> None:
         """Close the channel (Go's ``close(ch)``).
@@ -262,26 +283,18 @@ class Chan(Generic[T]):
         for w in woken:
             w.wake()
 
-    def _block(
-        self, w: Waiter, entry: _Entry, queue: deque[_Entry], timeout: float | None
-    ) -> None:
-        """Park on ``w`` (enqueued as ``entry``) until a partner completes it.
+    def _withdraw(self, w: Waiter, queue: deque[_Entry]) -> bool:
+        """Take back a parked operation: True if withdrawn, False if a partner completed it.
 
-        On timeout or interrupt, withdraws the entry if no partner has
-        claimed it yet, and raises; if one has, the operation stands.
+        Tolerates a waiter that was never enqueued (interrupted before that).
         """
-
-        def withdraw() -> bool:
-            with self._lock:
-                mine = w.claim()
-                if mine:
-                    queue.remove(entry)
-            if not mine:
-                w.settle()
-            return mine
-
-        if not wait_for(w, timeout, withdraw):
-            raise TimeoutError("channel operation timed out")
+        with self._lock:
+            mine = w.claim()
+            if mine:
+                _remove_waiter(queue, w)
+        if not mine:
+            w.settle()
+        return mine
 
     # -- the rest of the interface --
 
@@ -339,6 +352,12 @@ class Chan(Generic[T]):
         if s["receivers_waiting"]:
             waiting += f" receivers_waiting={s['receivers_waiting']}"
         return f"<Chan cap={s['cap']} len={s['len']} {state}{waiting} at {id(self):#x}>"
+
+
+def _remove_waiter(queue: deque[_Entry], w: Waiter) -> None:
+    """Drop every entry of ``w`` from ``queue``, if any; the caller holds its lock."""
+    for entry in [e for e in queue if e[0] is w]:
+        queue.remove(entry)
 
 
 def _park_forever(timeout: Timeout) -> None:
@@ -563,54 +582,50 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
     w: Waiter | None = None
     published: list[tuple[deque[_Entry], _Entry]] = []
     done = False
-    for ch in locked:
-        ch._lock.acquire()
     try:
-        for i in order:
-            kind, ch, value = ops[i]
-            if ch is nilchan:
-                continue
-            done, result, wake = _try_case(kind, ch, value)
-            if done:
-                break
-        if not done and default_at < 0:
-            w = Waiter()
+        for ch in locked:
+            ch._lock.acquire()
+        try:
             for i in order:
                 kind, ch, value = ops[i]
                 if ch is nilchan:
                     continue
-                entry = (w, i, value)
-                queue = ch._sendq if kind == _SEND else ch._recvq
-                queue.append(entry)
-                published.append((queue, entry))
-    finally:
-        for ch in reversed(locked):
-            ch._lock.release()
-
-    if done:
-        if wake is not None:
-            wake.wake()
-        return i, result
-    if w is None:
-        return default_at, None
-    if not published:
-        _park_forever(timeout)
-    parked = w
-    unpublished = False
-
-    def withdraw() -> bool:
-        nonlocal unpublished
-        mine = parked.claim()
-        _unpublish(locked, published)
-        unpublished = True
-        if not mine:
-            parked.settle()
-        return mine
-
-    if not wait_for(w, _seconds(timeout), withdraw):
-        raise TimeoutError("select timed out")
-    if not unpublished and len(published) > 1:
-        _unpublish(locked, published)
+                done, result, wake = _try_case(kind, ch, value)
+                if done:
+                    break
+            if not done and default_at < 0:
+                w = Waiter()
+                for i in order:
+                    kind, ch, value = ops[i]
+                    if ch is nilchan:
+                        continue
+                    entry = (w, i, value)
+                    queue = ch._sendq if kind == _SEND else ch._recvq
+                    published.append((queue, entry))
+                    queue.append(entry)
+        finally:
+            for ch in reversed(locked):
+                ch._lock.release()
+        if done:
+            if wake is not None:
+                wake.wake()
+            return i, result
+        if w is None:
+            return default_at, None
+        if not published:
+            _park_forever(timeout)
+        woke = w.park(_seconds(timeout))
+    except BaseException as exc:
+        # As in Chan.send: a published waiter is taken back or honoured.
+        if w is None or _withdraw_select(w, locked, published):
+            raise
+        redeliver_interrupt(exc)
+    else:
+        if not woke:
+            if _withdraw_select(w, locked, published):
+                raise TimeoutError("select timed out")
+        elif len(published) > 1:
+            _unpublish(locked, published)  # pass 3: drop the entries on other channels
     i = w.index
     kind = ops[i][0]
     if kind == _SEND:
@@ -618,6 +633,17 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
             raise ClosedChannelError("send on closed channel")
         return i, None
     return i, _recv_result(kind, w.value, w.ok)
+
+
+def _withdraw_select(
+    w: Waiter, locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]
+) -> bool:
+    """Take back a parked select: True if withdrawn, False if a partner completed it."""
+    mine = w.claim()
+    _unpublish(locked, published)
+    if not mine:
+        w.settle()
+    return mine
 
 
 def _unpublish(locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]) -> None:
