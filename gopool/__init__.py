@@ -1,6 +1,8 @@
 """gopool: Go's concurrency primitives, done right, for Python threads.
 
-The public names, re-exported from the modules that define them.
+The public names, re-exported from the modules that define them. The
+top-level ``after_func`` is time's (:func:`gopool.timers.after_func`);
+context's is :func:`gopool.context.after_func`.
 """
 
 from .chan import (
@@ -13,17 +15,73 @@ from .chan import (
     nilchan,
     select,
 )
+from .context import (
+    Canceled,
+    Context,
+    DeadlineExceeded,
+    background,
+    cause,
+    todo,
+    with_cancel,
+    with_cancel_cause,
+    with_deadline,
+    with_deadline_cause,
+    with_timeout,
+    with_timeout_cause,
+    with_value,
+    without_cancel,
+)
+from .pools import DynamicPool, Job, Pool, RateLimitedPool, Result, WorkerPool
+from .rate import Limiter, Reservation, Sometimes, every, inf
+from .sync import Once, WaitGroup, once_func, once_value, once_values
+from .timers import Ticker, Timer, after, after_func, sleep, tick
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Canceled",
     "Chan",
     "ClosedChannelError",
+    "Context",
+    "DeadlineExceeded",
+    "DynamicPool",
+    "Job",
+    "Limiter",
+    "Once",
+    "Pool",
+    "RateLimitedPool",
     "RecvChan",
+    "Reservation",
+    "Result",
     "SendChan",
+    "Sometimes",
+    "Ticker",
+    "Timer",
+    "WaitGroup",
+    "WorkerPool",
     "__version__",
+    "after",
+    "after_func",
+    "background",
+    "cause",
     "default",
+    "every",
     "go",
+    "inf",
     "nilchan",
+    "once_func",
+    "once_value",
+    "once_values",
     "select",
+    "sleep",
+    "tick",
+    "todo",
+    "with_cancel",
+    "with_cancel_cause",
+    "with_deadline",
+    "with_deadline_cause",
+    "with_timeout",
+    "with_timeout_cause",
+    "with_value",
+    "without_cancel",
 ]
