@@ -37,12 +37,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .chan import RecvChan, default, nilchan, select
-
-if TYPE_CHECKING:
-    from .context import Context
+from .context import Context, DeadlineExceeded
+from .timers import Timer
 
 __all__ = ["Limiter", "Reservation", "Sometimes", "every", "inf"]
 
@@ -281,7 +280,9 @@ class Limiter:
             burst, limit = self._burst, self._limit
         if n > burst and limit != inf:
             raise ValueError(f"rate: Wait(n={n}) exceeds limiter's burst {burst}")
-        done: RecvChan[Any] = nilchan if ctx is None else ctx.done()
+        done: RecvChan[Any] | None = None if ctx is None else ctx.done()
+        if done is None:  # no context, or a custom one that is never cancelled
+            done = nilchan
         if ctx is not None and select(done.recv, default)[0] == 0:
             _raise_err(ctx)
         t = _monotonic_ns()
@@ -290,32 +291,27 @@ class Limiter:
         if deadline is not None:
             wait_limit = _sub(_time_ns(deadline), t)
         r = self._reserve(t, n, wait_limit)
-        if not r.ok:
-            from .context import DeadlineExceeded
-
-            raise DeadlineExceeded(f"rate: Wait(n={n}) would exceed context deadline")
-        delay = r._delay_ns(t)
-        if delay == 0:
-            return
-        self._block(r, delay, ctx, done)
-
-    def _block(self, r: Reservation, delay: int, ctx: Context | None, done: RecvChan[Any]) -> None:
-        """Wait ``delay`` ns for ``r``'s act time, or until ``ctx`` ends (then give back)."""
-        from .timers import Timer
-
-        timer = Timer(delay / 1e9)
         completed = False
         try:
-            index, _ = select(timer.c.recv, done.recv)
+            if not r.ok:
+                raise DeadlineExceeded(f"rate: Wait(n={n}) would exceed context deadline")
+            delay = r._delay_ns(t)
+            if delay == 0:
+                completed = True
+                return
+            timer = Timer(delay / 1e9)
+            try:
+                index, _ = select(timer.c.recv, done.recv)
+            finally:
+                timer.stop()
             completed = index == 0
         finally:
-            timer.stop()
             if not completed:
                 # The caller will not act (its context ended, or an interrupt
                 # came): give the tokens back so that others may go sooner.
                 r.cancel()
         if not completed and ctx is not None:
-            _raise_err(ctx)
+            _raise_err(ctx)  # done() was ready before the timer
 
     # -- changing the limits --
 
@@ -358,14 +354,9 @@ class Limiter:
             limit = self._limit
             if limit == inf:
                 return Reservation(self, True, n, t, 0.0)
-            if limit == 0:
-                # Nothing refills: the burst itself is what is left to hand out.
-                ok = False
-                if self._burst >= n:
-                    ok = True
-                    self._burst -= n
-                return Reservation(self, ok, self._burst, t, 0.0)
-
+            # A zero rate needs no case of its own: the bucket starts full,
+            # nothing accrues, and any debt would take InfDuration to repay,
+            # so the burst is allowed and then nothing more.
             tokens = self._advance(t) - n
             wait = 0
             if tokens < 0:

@@ -10,12 +10,27 @@ wait tests run on the real clock and allow wide slack above each delay.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from conftest import spawn, until
 
+import gopool
+from gopool.context import (
+    Canceled,
+    Context,
+    DeadlineExceeded,
+    background,
+    with_cancel,
+    with_timeout,
+)
 from gopool.rate import Limiter, Reservation, Sometimes, every, inf
 
 pytestmark = pytest.mark.timeout(60)
@@ -439,6 +454,258 @@ def test_properties_and_repr() -> None:
     text = repr(lim)
     assert "limit=4.0" in text and "burst=7" in text and "tokens=" in text
     assert "not ok" in repr(Limiter(1, 1).reserve_n(t(0), 2))
+
+
+# -- rate_test.go: waiting (real clock) --
+
+SLACK = 2.0
+"""Seconds a wait may overrun its delay on a loaded machine."""
+
+
+def run_wait(
+    lim: Limiter, ctx: Context | None, n: int, want_d: int, ok: bool
+) -> BaseException | None:
+    """Go's runWait: wait_n(ctx, n) succeeds or fails as wanted, after about want_d * d.
+
+    The wait may not be shorter than want_d * d (rounded to the nearest d,
+    as Go's waitDelayOk), and may overrun it by up to SLACK seconds.
+    """
+    start = time.monotonic()
+    err: BaseException | None = None
+    try:
+        lim.wait_n(ctx, n)
+    except Exception as exc:
+        err = exc
+    elapsed = time.monotonic() - start
+    assert (err is None) is ok, f"wait_n(n={n}) raised {err!r}, want ok={ok}"
+    assert d_from_duration(elapsed) >= want_d, f"wait_n(n={n}) took {elapsed:.3f} s"
+    assert elapsed <= want_d * D + SLACK, f"wait_n(n={n}) took {elapsed:.3f} s"
+    return err
+
+
+def test_wait_simple() -> None:
+    """Port of Go's TestWaitSimple in rate/rate_test.go."""
+    lim = Limiter(10, 3)
+    ctx, cancel = with_cancel(background())
+    cancel()
+    err = run_wait(lim, ctx, 1, 0, False)  # already cancelled
+    assert err is ctx.err() and isinstance(err, Canceled)
+    err = run_wait(lim, background(), 4, 0, False)  # exceeds the burst
+    assert isinstance(err, ValueError)
+    assert str(err) == "rate: Wait(n=4) exceeds limiter's burst 3"
+    run_wait(lim, background(), 2, 0, True)  # act now
+    run_wait(lim, background(), 3, 2, True)  # act later
+
+
+def test_wait_cancel() -> None:
+    """Port of Go's TestWaitCancel in rate/rate_test.go.
+
+    The cancel must land before the wait's act time; on a machine too slow
+    for that at d = 100 ms, retry with longer durations (Go's pattern).
+    """
+    for scale in (1, 2, 4, 8):
+        d = D * scale
+        lim = Limiter(1 / d, 3)
+        ctx, cancel = with_cancel(background())
+        lim.wait_n(ctx, 2)  # act now; after this the limiter has 1 token
+        canceller = threading.Timer(d, cancel)
+        canceller.start()
+        start = time.monotonic()
+        try:
+            lim.wait_n(ctx, 3)  # would act at 2d
+        except Canceled as exc:
+            assert exc is ctx.err()
+            assert time.monotonic() - start >= d * 0.5
+        else:
+            canceller.join()
+            continue  # the timer won the race: too slow a machine for this scale
+        canceller.join()
+        # All 3 tokens came back: at the cancel (>= d after the reservation)
+        # the limiter held 1 - 3 + 1 + 3 = 2 tokens, and it only gains since.
+        assert lim.tokens() >= 2 - 1e-6
+        lim.wait_n(background(), 2)  # act now after the cancel
+        assert lim.tokens() < 1.5
+        return
+    pytest.fail("the wait was never cancelled in time, even at d = 800 ms")
+
+
+def test_wait_timeout() -> None:
+    """Port of Go's TestWaitTimeout in rate/rate_test.go.
+
+    Scaled so that "at once" is unmistakable: the deadline is 5 s away and
+    the wait would need 20 s, so wait_n must raise well before the deadline.
+    """
+    lim = Limiter(0.1, 3)
+    ctx, cancel = with_timeout(background(), 5.0)
+    try:
+        lim.wait_n(ctx, 2)  # act now
+        before = lim.tokens()
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded, match=r"rate: Wait\(n=3\) would exceed context"):
+            lim.wait_n(ctx, 3)
+        assert time.monotonic() - start < 2.5
+        assert before <= lim.tokens() < before + 0.5  # nothing was taken
+        assert ctx.err() is None  # the context itself has not expired
+    finally:
+        cancel()
+
+
+def test_wait_inf() -> None:
+    """Port of Go's TestWaitInf in rate/rate_test.go."""
+    lim = Limiter(inf, 0)
+    run_wait(lim, background(), 3, 0, True)  # exceeds the burst, but no error
+    lim.wait()  # no context at all
+
+
+def test_set_after_zero_limit() -> None:
+    """Port of Go's TestSetAfterZeroLimit in rate/rate_test.go."""
+    lim = Limiter(0, 1)
+    # The limiter starts full, so even at rate 0 the first request is allowed...
+    assert lim.allow()
+    # ...but the bucket is not replenished, so the second one is not.
+    assert not lim.allow()
+    lim.set_limit(10)
+    # At 10/s, the next token comes in 100 ms.
+    run_wait(lim, background(), 1, 1, True)
+
+
+def test_set_after_zero_limit_at() -> None:
+    """Go's TestSetAfterZeroLimit at explicit times; a zero rate reserves at InfDuration."""
+    lim = Limiter(0, 1)
+    assert lim.allow_n(t(0), 1)
+    assert not lim.allow_n(t(5), 1)
+    assert lim.burst == 1  # a zero rate does not eat into the burst
+    r = lim.reserve_n(t(5), 1)  # granted, at Go's InfDuration
+    assert r.ok and r.delay_from(t(5)) == math.inf
+    r.cancel_at(t(5))
+    assert lim.tokens_at(t(5)) == 0.0
+    lim.set_limit_at(t(5), 10)
+    run_reserve(lim, t(5), 1, t(6), True)
+
+
+def test_wait_deadline_takes_nothing() -> None:
+    """A wait that would outlast the context's deadline raises at once and takes nothing."""
+    lim = Limiter(1, 1)
+    assert lim.allow()
+    ctx, cancel = with_timeout(background(), 0.3)  # the next token is ~1 s away
+    try:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            lim.wait(ctx)
+        assert time.monotonic() - start < 0.3 + SLACK
+        assert lim.tokens() > -0.5  # no debt was left behind
+    finally:
+        cancel()
+
+
+def test_wait_cancelled_gives_tokens_back() -> None:
+    """A wait whose context is cancelled while it waits gives its tokens back."""
+    lim = Limiter(1, 1)
+    assert lim.allow()
+    ctx, cancel = with_cancel(background())
+    waiter = spawn(lim.wait, ctx)
+    until(lambda: lim.tokens() < -0.5, "the waiter's reservation")  # it owes ~1 token
+    cancel()
+    with pytest.raises(Canceled):
+        waiter.join()
+    assert lim.tokens() >= 0.0  # the reserved token came back
+    assert lim.reserve().delay() < 1.0  # so the next caller waits less than a full period
+
+
+INTERRUPTED_WAIT = """
+import signal, sys, threading, time
+# A child started from a shell job may inherit SIGINT ignored: restore Python's handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from gopool.rate import Limiter
+
+lim = Limiter(0.01, 1)  # one token per 100 s
+assert lim.allow()
+
+def watch():
+    while lim.tokens() > -0.5:  # until the main thread has reserved
+        time.sleep(0.001)
+    print("ready", flush=True)
+
+threading.Thread(target=watch, daemon=True).start()
+try:
+    lim.wait()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    tokens = lim.tokens()
+    print("intact" if tokens > -0.5 else f"FAILED: tokens={tokens}", flush=True)
+    sys.exit(0)
+print("FAILED: the wait returned", flush=True)
+sys.exit(1)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+def test_wait_interrupted_by_sigint() -> None:
+    """Ctrl-C reaches a main thread blocked in wait(), and the tokens are given back."""
+    src = str(Path(gopool.__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_WAIT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == "ready\n", (line, proc.communicate(timeout=20))
+        time.sleep(0.3)  # let the main thread go from "reserved" to parked
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert out.split() == ["interrupted", "intact"], f"stdout:\n{out}\nstderr:\n{err}"
+    assert proc.returncode == 0
+
+
+def test_wait_ctx_none_and_custom_done() -> None:
+    """wait(None) waits on the clock alone; a ready token returns at once."""
+    lim = Limiter(10, 1)
+    lim.wait()
+    start = time.monotonic()
+    lim.wait(None)  # the next token is 100 ms away
+    assert time.monotonic() - start >= 0.05
+
+
+@pytest.mark.timeout(30)
+def test_threads_never_exceed_rate() -> None:
+    """8 threads calling allow() and wait() for ~2 s get at most burst + rate * elapsed."""
+    rate, burst, run_for = 50.0, 5, 2.0
+    lim = Limiter(rate, burst)
+    count = 0
+    count_lock = threading.Lock()
+    go = threading.Barrier(8)
+    start = time.monotonic()
+    end = start + run_for
+
+    def taker(use_wait: bool) -> None:
+        nonlocal count
+        go.wait()
+        while time.monotonic() < end:
+            if use_wait:
+                lim.wait()
+            elif not lim.allow():
+                time.sleep(0.001)  # test-side pacing, to leave the CPU to the waiters
+                continue
+            with count_lock:
+                count += 1
+
+    tasks = [spawn(taker, i % 2 == 0) for i in range(8)]
+    for task in tasks:
+        task.join(run_for + 10)
+    elapsed = time.monotonic() - start
+    ideal = burst + rate * elapsed
+    assert count <= int(ideal + 1), (count, ideal)  # never more than allowed
+    assert count >= 0.5 * rate * run_for, (count, ideal)  # and the limiter was not stingy
 
 
 # -- threads --
