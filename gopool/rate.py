@@ -9,19 +9,20 @@ tokens with Go's float expression and truncated to a nanosecond, and Go's
 
 Invariants of a :class:`Limiter` (each holds whenever ``_lock`` is free):
 
-* ``_tokens <= _burst`` after every update (the bucket never overflows);
-  ``_tokens`` goes negative when reservations are made ahead of time, and a
-  negative count is the debt that later callers wait off.
-* ``_tokens`` is the count as of ``_last``; the count at any later time is
-  ``_tokens + rate * elapsed``, capped at ``_burst``. ``_last is None`` is
-  Go's zero ``time.Time``: a fresh limiter, full at any time it is asked.
+* ``_tokens`` is the count as of ``_last``; the count at a time ``t`` is
+  ``_tokens + rate * (t - _last)``, capped at ``_burst`` (the bucket never
+  holds more than the burst, even just after the burst was lowered). A
+  ``t`` before ``_last`` counts as ``_last``: time never runs backwards for
+  the bucket. ``_last is None`` is Go's zero ``time.Time``: a fresh
+  limiter, full whenever it is asked.
+* ``_tokens`` goes negative when tokens are reserved ahead of time: the
+  debt that later callers wait off, in order of reservation.
 * ``_last_event`` is the act time of the latest granted reservation (past
-  or future); it is how :meth:`Reservation.cancel_at` tells which of its
-  tokens later reservations have already counted on and must not be given
-  back.
-* A failed reservation changes nothing.
-* A :class:`Reservation` never changes after it is made; only its limiter's
-  state does, under the limiter's lock.
+  or future). It is how :meth:`Reservation.cancel_at` tells which of its
+  tokens later reservations have already counted on, and keeps those.
+* A failed reservation (or a failed ``allow``) changes nothing.
+* A :class:`Reservation` never changes after it is made; cancelling it
+  changes only its limiter's state, under the limiter's lock.
 
 :meth:`Limiter.wait_n` blocks in a ``select`` on a :class:`~gopool.timers.Timer`
 and the context's ``done()`` channel: no polling, and ``KeyboardInterrupt``
