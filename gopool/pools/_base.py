@@ -34,9 +34,10 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   workers stop.
 
 Lock order: ``_Core.lock`` before a channel's or a context's lock, never the
-reverse. It is never held while blocking or while running user code, and
-the sections it guards allocate no container a garbage collection could be
-triggered by, so a finalizer that takes it cannot deadlock its own thread.
+reverse. It is never held while blocking or while running user code. A
+garbage collection can run a pool's finalizer in any thread, in the middle
+of any allocation: in a thread of the pool's own (which may hold these
+locks) the finalizer hands its work to a new goroutine instead.
 """
 
 from __future__ import annotations
@@ -200,15 +201,13 @@ class _Core:
         """
         if self.started:
             raise RuntimeError(f"{self.name}: start of a pool already started")
-        if self.closed:
-            raise RuntimeError(f"{self.name}: start of a closed pool")
         parent = background() if ctx is None else ctx
         c, cancel = with_cancel(parent)
         self.ctx = c
         self.cancel_ctx = cancel
         # Cancellation from outside reaches the pool through this callback;
         # the pool's own cancellations stop it first and halt directly.
-        self.stop_after = after_func(c, self.halt)
+        self.stop_after = after_func(c, self.halt_in_goroutine)
         self.started = True
         if c.err() is not None:
             return True
@@ -221,6 +220,8 @@ class _Core:
         with self.lock:
             if self.started and not strict:
                 return
+            if self.closed and not self.started:
+                raise RuntimeError(f"{self.name}: start of a closed pool")
             halt_now = self.start_locked(ctx, self.initial_workers)
         if halt_now:
             self.halt()
@@ -292,19 +293,23 @@ class _Core:
         """
         halt_now = False
         with self.lock:
+            needs_worker = False
             if not self.closed:
-                if not self.halted.locked() and len(self.jobs):
-                    if not self.started:
-                        halt_now = self.start_locked(None, self.initial_workers)
-                    elif self.workers == 0:
-                        self.spawn_locked()
                 self.closed = True
-            close_jobs = not self.jobs_closed
-            self.jobs_closed = True
+                needs_worker = not self.halted.locked() and len(self.jobs) > 0
+            if not self.jobs_closed:
+                self.jobs_closed = True
+                # Closed before any worker starts, so that a submit blocked
+                # now fails rather than slipping in; under the lock, so that
+                # nobody sees the channel closed and no worker to drain it.
+                self.jobs.close()
+            if needs_worker:
+                if not self.started:
+                    halt_now = self.start_locked(None, self.initial_workers)
+                elif self.workers == 0:
+                    self.spawn_locked()
         if halt_now:
             self.halt()  # pragma: no cover - background() is never done
-        if close_jobs:
-            self.jobs.close()
         self.close_results_if_idle()
 
     # -- stopping --
@@ -348,12 +353,19 @@ class _Core:
         with self.lock:
             if not self.halted.acquire(False):
                 return
-            close_jobs = not self.jobs_closed
-            self.jobs_closed = True
-        if close_jobs:
-            self.jobs.close()
-        self.drain()
+            if not self.jobs_closed:
+                self.jobs_closed = True
+                self.jobs.close()
+            self.drain_locked()
         self.close_results_if_idle()
+
+    def halt_in_goroutine(self) -> None:
+        """:meth:`halt`, run by the context's ``after_func`` in a goroutine of the pool's own."""
+        _internal.core = self
+        try:
+            self.halt()
+        finally:
+            _internal.core = None
 
     def abort(self) -> None:
         """Cancel the work not yet run: the pool's own context, then the halt."""
@@ -362,13 +374,15 @@ class _Core:
 
     def drain(self) -> None:
         """Count as cancelled every job left in the (closed) job channel."""
+        with self.lock:
+            self.drain_locked()
+
+    def drain_locked(self) -> None:
+        # Under the lock, so that once results() is closed (which needs the
+        # lock), every job taken out of the channel has been counted.
         recv_ok = self.jobs.recv_ok
-        n = 0
         while recv_ok()[1]:
-            n += 1
-        if n:
-            with self.lock:
-                self.cancelled += n
+            self.cancelled += 1
 
     def close_results_if_idle(self) -> None:
         with self.lock:
