@@ -90,9 +90,10 @@ def _time_ns(now: object) -> int:
         raise TypeError(f"rate: a time is a time.monotonic() float, not {now!r}")
     if isinstance(now, int):
         return now * _SECOND
-    if not math.isfinite(now):
-        raise ValueError(f"rate: a time must be finite, not {now!r}")
-    return round(now * 1e9)
+    ns = now * 1e9
+    if not math.isfinite(ns):
+        raise ValueError(f"rate: a time must be a finite number of seconds, not {now!r}")
+    return round(ns)
 
 
 def _sub(t: int | None, u: int | None) -> int:
