@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+import threading
 from collections.abc import Callable, Sequence
 
-__all__ = ["EXAMPLES", "FAST", "clock", "main_of", "parser", "run"]
+__all__ = ["EXAMPLES", "FAST", "clock", "exit_on_closed_pipe", "main_of", "parser", "run"]
 
 EXAMPLES: dict[str, str] = {
     "basic": "Basic worker pool",
@@ -77,6 +79,17 @@ def main_of(name: str) -> Callable[[], None]:
     return main
 
 
+def exit_on_closed_pipe() -> None:
+    """Let a reader that goes away (``| head``) end the program quietly, as it ends a Go one.
+
+    Python ignores ``SIGPIPE`` and raises ``BrokenPipeError`` in whichever
+    thread writes next; a command-line program wants the default action.
+    Only the main thread can set it, so elsewhere this does nothing.
+    """
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def run(name: str, argv: Sequence[str] | None = None) -> int:
     """Parse an example's command line, set :data:`clock`, run its ``main()``; return 0.
 
@@ -84,6 +97,7 @@ def run(name: str, argv: Sequence[str] | None = None) -> int:
     line, as ``argparse`` does.
     """
     args = parser(name).parse_args(argv)
+    exit_on_closed_pipe()
     clock.second = FAST if args.fast else 1.0
     main_of(name)()
     return 0

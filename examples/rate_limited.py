@@ -1,0 +1,20 @@
+"""Worker pool with rate limiting: the article's Go program, ported onto gopool.
+
+A port of "How to Implement Worker Pools in Go" by nawazdhandala
+(https://www.github.com/nawazdhandala). Run it: ``python examples/rate_limited.py``
+(``--fast`` shrinks every sleep and interval twenty times). The code, line
+for line beside the Go, is ``gopool/_examples/rate_limited.py``: it ships inside the
+package so that ``python -m gopool rate_limited`` runs it from any install.
+"""
+
+import sys
+from pathlib import Path
+
+try:
+    from gopool._examples import run
+except ModuleNotFoundError:  # a checkout where gopool is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gopool._examples import run
+
+if __name__ == "__main__":
+    sys.exit(run("rate_limited"))
