@@ -13,29 +13,40 @@ Invariants of the scheduler (each holds whenever its ``lock`` is free):
   nothing behind. A heap holding only cancelled entries is emptied at once.
 * The scheduler waits on a condition with a timeout until the earliest
   deadline; :func:`schedule` notifies it when a new entry becomes the
-  earliest. It never polls.
+  earliest, and a heap emptied by cancellation notifies it so it can exit.
+  It never polls.
 * Callbacks run on the scheduler thread, outside ``lock``, in deadline
-  order. A handle is marked fired under ``lock`` before its callback runs,
-  so :meth:`TimerHandle.cancel` returns True exactly when it prevented the
-  callback.
-* Lock order: a timer's own lock, then the scheduler's ``lock``, then a
-  channel's lock. The scheduler never takes a timer's lock while holding
-  its ``lock``.
+  order (ties in the order scheduled). A handle is marked fired under
+  ``lock`` before its callback runs, so :meth:`TimerHandle.cancel` returns
+  True exactly when it prevented the callback.
+* The heap refers to a Timer's or Ticker's channel only weakly. A channel
+  that nobody references any more is collected, and a weakref callback
+  queues its entry on ``reaped``, to be cancelled under ``lock`` (at once
+  if ``lock`` is free, else by the next holder): as Go >= 1.23 collects
+  unreferenced timers, ``after()`` in a loop leaves nothing pending. The
+  callback never blocks on ``lock``, since a collection can start in any
+  thread, including one holding ``lock``.
+* Lock order: a timer's lock (a Timer's or Ticker's channel lock), then the
+  scheduler's ``lock``. The scheduler runs callbacks (which take timer
+  locks) without holding ``lock``.
 * ``os.fork()``: the child starts with a fresh scheduler (new lock, empty
   heap, no thread) and makes its own thread on its first timer. Timers
-  pending in the parent at the fork do not fire in the child.
+  pending in the parent at the fork do not fire in the child. The fork
+  waits for a running batch of callbacks, so no timer lock is copied held
+  by the scheduler thread.
 
 Invariants of a :class:`Timer` or :class:`Ticker` (Go >= 1.23 channel
-semantics), kept under the timer's own lock:
+semantics), kept under its channel's lock:
 
-* Its channel holds at most one value (a tick waiting to be received) and
+* The channel holds at most one value (a tick waiting to be received) and
   reports ``len == cap == 0``, as Go's synchronous timer channels do.
 * Every ``stop()`` and ``reset()`` bumps a generation number and empties the
   channel; a firing delivers only if its generation is still current. So no
   value from before a ``stop()`` or ``reset()`` is received after it returns.
 * ``active`` is True from arming until the firing delivers (one-shot) or a
   ``stop()``; ``stop()`` reports True if it found the timer active or took
-  an unreceived value out of the channel.
+  an unreceived value out of the channel, which is exactly "the value had
+  not been received".
 """
 
 from __future__ import annotations
@@ -87,7 +98,10 @@ def _duration(seconds: object) -> float:
     elif isinstance(seconds, timedelta):
         d = seconds.total_seconds()
     elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        d = float(seconds)
+        try:
+            d = float(seconds)
+        except OverflowError:  # an int beyond any float: as far as forever
+            d = math.inf if seconds > 0 else -math.inf
     else:
         raise TypeError(
             f"duration must be a number of seconds or a timedelta, not {type(seconds).__name__}"
@@ -280,16 +294,23 @@ def _run(due: list[Callable[[], None]]) -> None:
 def _serve(sched: _Scheduler) -> None:
     """The scheduler thread: run callbacks as they come due; exit when none is left."""
     me = threading.current_thread()
-    while True:
+    try:
+        while True:
+            with sched.lock:
+                due = sched.collect_due(me)
+            if due is None:
+                return
+            with sched.running:
+                _run(due)
+            # Drop the batch before the next wait: a callback must not keep
+            # its timer alive.
+            due = None
+    finally:
+        # Normally collect_due has let go already; after an unexpected error
+        # (MemoryError), this lets the next schedule() start a new thread.
         with sched.lock:
-            due = sched.collect_due(me)
-        if due is None:
-            return
-        with sched.running:
-            _run(due)
-        # Drop the batch before the next wait: a callback must not keep its
-        # timer alive.
-        due = None
+            if sched.thread is me:
+                sched.thread = None
 
 
 _sched = _Scheduler()
@@ -396,9 +417,10 @@ if hasattr(os, "register_at_fork"):
 class _TimerLogic:
     """Arming, halting and firing, shared by channel timers and func timers.
 
-    A subclass provides the slots below and three hooks: ``_callback(gen)``
-    (what the scheduler calls), ``_take_back()`` (empty the channel) and
-    ``_fire(gen)``. ``_lock`` guards every field.
+    A subclass provides the fields below (as slots) and two hooks:
+    ``_schedule(when)`` (put the next firing on the scheduler, with a
+    callback that ends in the subclass's ``_fire(gen)``) and
+    ``_take_back()`` (empty the channel). ``_lock`` guards every field.
     """
 
     if not TYPE_CHECKING:
@@ -421,10 +443,10 @@ class _TimerLogic:
         self._period = period
 
     def _schedule(self, when: float) -> TimerHandle:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover
 
     def _take_back(self) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover
 
     def _arm(self, when: float) -> None:
         """Schedule the next firing at ``when``; ``_lock`` held, timer halted."""

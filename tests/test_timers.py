@@ -338,11 +338,11 @@ def test_overflow_sleep() -> None:
         slept.set()
 
     go(sleeper)  # parks forever, at no cost, like Go's goroutine
-    for huge in (big, math.inf, timedelta.max):
+    for huge in (big, math.inf, timedelta.max, 10**400):
         i, _ = select(after(huge).recv, after(0.025).recv)
         assert i == 1, f"big timeout {huge} fired"
     assert not slept.is_set(), "big sleep returned"
-    for neg in (-big, -math.inf, timedelta.min):
+    for neg in (-big, -math.inf, timedelta.min, -(10**400)):
         sleep(neg)  # returns at once
         i, _ = select(after(neg).recv, after(1).recv)
         assert i == 0, f"negative timeout {neg} didn't fire"
@@ -931,6 +931,12 @@ def test_bad_duration_types(bad: Any) -> None:
     for make in (Timer, Ticker, after, sleep, tick, lambda d: after_func(d, print)):
         with pytest.raises(TypeError, match="duration"):
             make(bad)
+
+
+def test_top_level_names() -> None:
+    """The spec's time names are importable from the top-level package."""
+    for name in ("after", "after_func", "sleep", "tick", "Timer", "Ticker"):
+        assert getattr(gopool, name) is getattr(timers, name)
 
 
 def test_nan_duration() -> None:
