@@ -158,6 +158,11 @@ class Chan(Generic[T]):
 
     # -- operations --
 
+    # The fast paths below are inlined into each public method (a frame per
+    # operation is a measurable share of its cost), and every lock is taken
+    # with ``with``: a KeyboardInterrupt can land right after a bare
+    # ``acquire()`` returns, and would leave the channel locked for good.
+
     def send(self, value: T, *, timeout: Timeout = None) -> None:
         """Send ``value`` (Go's ``ch <- value``).
 
@@ -166,16 +171,12 @@ class Chan(Generic[T]):
         closed, or gets closed while this call is blocked (the value is then
         not sent), and ``TimeoutError`` if ``timeout`` passes first.
         """
-        lock = self._lock
-        lock.acquire()
-        if not self._recvq and len(self._buf) < self._cap and not self._closed:
-            # The common case of a buffered channel, inlined: no method call.
-            self._buf.append(value)
-            lock.release()
-            return
         w: Waiter | None = None
         try:
-            try:
+            with self._lock:
+                if not self._recvq and len(self._buf) < self._cap and not self._closed:
+                    self._buf.append(value)
+                    return
                 done = self._poll_send(value)
                 if done is False:
                     seconds = _seconds(timeout)
@@ -183,8 +184,6 @@ class Chan(Generic[T]):
                         raise TimeoutError("send timed out: channel not ready")
                     w = Waiter()
                     self._sendq.append((w, 0, value))
-            finally:
-                lock.release()
             if w is None:
                 if isinstance(done, Waiter):
                     done.wake()
@@ -209,30 +208,26 @@ class Chan(Generic[T]):
         returned at once. Blocks while the channel is open and empty. Raises
         ``TimeoutError`` if ``timeout`` passes first, having taken nothing.
         """
-        self._lock.acquire()
-        if self._buf and not self._sendq:
-            value = self._buf.popleft()  # the common case of a buffered channel
-            self._lock.release()
-            return value, True
-        return self._recv_locked(timeout)
+        with self._lock:
+            if self._buf and not self._sendq:
+                return self._buf.popleft(), True
+        return self._recv(timeout)
 
     def recv(self, *, timeout: Timeout = None) -> T | None:
         """Receive (Go's ``v := <-ch``): the value, or None once closed and drained.
 
         Blocking and errors as :meth:`recv_ok`.
         """
-        self._lock.acquire()
-        if self._buf and not self._sendq:
-            value = self._buf.popleft()  # the common case of a buffered channel
-            self._lock.release()
-            return value
-        return self._recv_locked(timeout)[0]
+        with self._lock:
+            if self._buf and not self._sendq:
+                return self._buf.popleft()
+        return self._recv(timeout)[0]
 
-    def _recv_locked(self, timeout: Timeout) -> tuple[T | None, bool]:
-        """The rest of a receive, entered with ``_lock`` held; releases it."""
+    def _recv(self, timeout: Timeout) -> tuple[T | None, bool]:
+        """A receive past the buffered fast path: hand-off, close, or park."""
         w: Waiter | None = None
         try:
-            try:
+            with self._lock:
                 got = self._poll_recv()
                 if got is None:
                     seconds = _seconds(timeout)
@@ -240,8 +235,6 @@ class Chan(Generic[T]):
                         raise TimeoutError("receive timed out: channel empty")
                     w = Waiter()
                     self._recvq.append((w, 0, None))
-            finally:
-                self._lock.release()
             if w is None:
                 assert got is not None
                 value, ok, sender = got
@@ -302,12 +295,12 @@ class Chan(Generic[T]):
         """Receive until the channel is closed and drained (Go's ``for v := range ch``)."""
         lock, buf, sendq = self._lock, self._buf, self._sendq
         while True:
-            lock.acquire()
-            if buf and not sendq:
-                value = buf.popleft()  # the common case of a buffered channel
-                lock.release()
-            else:
-                got, ok = self._recv_locked(None)
+            with lock:
+                ready = bool(buf) and not sendq
+                if ready:
+                    value = buf.popleft()
+            if not ready:
+                got, ok = self._recv(None)
                 if not ok:
                     return
                 value = cast(T, got)
@@ -555,17 +548,12 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         kind, ch, value = ops[i]
         if ch is nilchan:
             continue
-        lock = ch._lock
-        lock.acquire()
-        if kind != _SEND and ch._buf and not ch._sendq:
-            # The common ready receive, inlined as in Chan.recv.
-            value = ch._buf.popleft()
-            lock.release()
-            return i, ((value, True) if kind == _RECV_OK else value)
-        try:
+        with ch._lock:
+            if kind != _SEND and ch._buf and not ch._sendq:
+                # The common ready receive, inlined as in Chan.recv.
+                value = ch._buf.popleft()
+                return i, ((value, True) if kind == _RECV_OK else value)
             done, result, wake = _try_case(kind, ch, value)
-        finally:
-            lock.release()
         if done:
             if wake is not None:
                 wake.wake()
@@ -582,30 +570,29 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
     w: Waiter | None = None
     published: list[tuple[deque[_Entry], _Entry]] = []
     done = False
-    try:
-        for ch in locked:
-            ch._lock.acquire()
-        try:
+
+    def pass2() -> None:
+        nonlocal done, i, result, wake, w
+        for i in order:
+            kind, ch, value = ops[i]
+            if ch is nilchan:
+                continue
+            done, result, wake = _try_case(kind, ch, value)
+            if done:
+                return
+        if default_at < 0:
+            w = Waiter()
             for i in order:
                 kind, ch, value = ops[i]
                 if ch is nilchan:
                     continue
-                done, result, wake = _try_case(kind, ch, value)
-                if done:
-                    break
-            if not done and default_at < 0:
-                w = Waiter()
-                for i in order:
-                    kind, ch, value = ops[i]
-                    if ch is nilchan:
-                        continue
-                    entry = (w, i, value)
-                    queue = ch._sendq if kind == _SEND else ch._recvq
-                    published.append((queue, entry))
-                    queue.append(entry)
-        finally:
-            for ch in reversed(locked):
-                ch._lock.release()
+                entry = (w, i, value)
+                queue = ch._sendq if kind == _SEND else ch._recvq
+                published.append((queue, entry))
+                queue.append(entry)
+
+    try:
+        _under_locks(locked, pass2)
         if done:
             if wake is not None:
                 wake.wake()
@@ -648,17 +635,28 @@ def _withdraw_select(
 
 def _unpublish(locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]) -> None:
     """Pass 3 of a select: drop its entries from every queue that still holds them."""
-    for ch in locked:
-        ch._lock.acquire()
-    try:
+
+    def drop() -> None:
         for queue, entry in published:
             try:
                 queue.remove(entry)
             except ValueError:
                 pass  # dequeued by a partner: completed, or dropped as stale
-    finally:
-        for ch in reversed(locked):
-            ch._lock.release()
+
+    _under_locks(locked, drop)
+
+
+def _under_locks(chans: list[Chan[Any]], fn: Callable[[], None], start: int = 0) -> None:
+    """Call ``fn`` with the locks of ``chans`` held, taken in list order.
+
+    Nested ``with`` statements rather than a loop of ``acquire()`` calls: an
+    interrupt landing between two acquisitions must not leave a lock held.
+    """
+    if start == len(chans):
+        fn()
+        return
+    with chans[start]._lock:
+        _under_locks(chans, fn, start + 1)
 
 
 # -- goroutines --
