@@ -457,12 +457,16 @@ def _bad_case(i: int, case: object) -> TypeError:
     )
 
 
-def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[int, Chan[Any], Any]], int]:
+_Op = tuple[int, Chan[Any], Any]
+_last_parse: tuple[tuple[Any, ...], Sequence[_Op], int] = ((), (), -1)
+
+
+def _parse(cases: tuple[Any, ...]) -> tuple[Sequence[_Op], int]:
     """``[(kind, chan, value)]`` for every case, and the index of ``default`` or -1.
 
     ``default`` is recorded as a case on ``nilchan``, which is never ready.
     """
-    ops: list[tuple[int, Chan[Any], Any]] = []
+    ops: list[_Op] = []
     append = ops.append
     kinds = _CASE_KINDS
     default_at = -1
@@ -488,7 +492,7 @@ def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[int, Chan[Any], Any]], in
                     append((_SEND, ch, value))
                     continue
         raise _bad_case(len(ops), case)
-    return ops, default_at
+    return tuple(ops), default_at
 
 
 def _recv_result(kind: int, value: Any, ok: bool) -> Any:
@@ -534,7 +538,22 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         >>> select(ch.recv, default)
         (0, 7)
     """
-    ops, default_at = _parse(cases)
+    # A select in a loop passes equal cases every time (bound methods compare
+    # by channel and method), so the last parse of a select without send
+    # cases is kept in one immutable slot: one tuple comparison instead of a
+    # parse. Send cases are never kept, as their values compare by ==.
+    global _last_parse
+    last = _last_parse
+    try:
+        hit = last[0] == cases
+    except Exception:  # a bad case with an __eq__ of its own: _parse will name it
+        hit = False
+    if hit:
+        ops, default_at = last[1], last[2]
+    else:
+        ops, default_at = _parse(cases)
+        if all(op[0] != _SEND for op in ops):
+            _last_parse = (cases, ops, default_at)
     n = len(ops)
     if n < _SMALL:
         table = _PERMUTATIONS[n]
