@@ -133,11 +133,13 @@ def check_rate_limited(lines: list[str], interval: float = 2.0 * FAST / 5) -> No
     ms = [((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(f) for *_, h, m, s, f in jobs]
     ms = [t + 86_400_000 if t < ms[0] - 43_200_000 else t for t in ms]  # run across midnight
     assert ms == sorted(ms), "the printed times go backwards"
-    # One start per interval for the pool in total (the first one is free):
-    # on average no closer than the limiter allows (less a millisecond of
-    # rounding per line), and not wildly slower either (a loaded machine).
+    # One start per interval for the pool in total (the first one is free).
+    # A time is stamped when its line is printed, a little after its start,
+    # so only a delayed first line can make the average look short: half the
+    # interval still tells a limited pool from an unlimited one (ten lines
+    # in a few ms). And not wildly slower than the interval (a loaded machine).
     average = (ms[-1] - ms[0]) / 9 / 1000
-    assert average >= interval * 0.9 - 0.001, f"{average:.4f}s between starts"
+    assert average >= interval * 0.5, f"{average:.4f}s between starts"
     assert average <= interval * 25, f"{average:.4f}s between starts"
 
 
