@@ -116,6 +116,23 @@ def test_default_not_chosen_when_a_sender_waits() -> None:
     s.join()
 
 
+def test_default_judged_at_one_instant_forced_interleaving() -> None:
+    """White-box companion of Go's TestNonblockSelectRace: with c1 or c2 ready at every
+    instant, a select with default must not take default even when the channels change
+    between its looks at them. Holding c1's lock parks the select right before it looks
+    at c1; meanwhile c2 becomes ready and c1 stops being ready (emptied under its lock)."""
+    for _ in range(12):
+        c1: Chan[int] = Chan(1)
+        c2: Chan[int] = Chan(1)
+        c1.send(0)
+        with c1._lock:
+            t = spawn(select, c1.recv, c2.recv, default)
+            t.thread.join(0.03)  # let it look at c2 (if first) and block on c1's lock
+            c2.send(1)
+            c1._buf.popleft()
+        assert t.join() == (1, 1), "default taken though a case was ready at every instant"
+
+
 def test_multiple_defaults_rejected() -> None:
     with pytest.raises(TypeError):
         select(default, default)
@@ -477,6 +494,21 @@ def test_non_case_is_type_error(make_case: Any) -> None:
         select(make_case(ch), default)
     assert len(ch) == 1, "a case was performed before the bad one was rejected"
     assert idle(ch)
+
+
+def test_bad_timeout_kind_leaves_no_entry_behind() -> None:
+    """A select that would block, given a timeout of the wrong kind, raises TypeError and
+    leaves no waiter queued that could swallow a later value."""
+    c: Chan[int] = Chan()
+    with pytest.raises(TypeError):
+        select(c.recv, timeout="soon")
+    with pytest.raises(TypeError):
+        select((c.send, 1), timeout="soon")
+    assert idle(c)
+    with pytest.raises(TimeoutError):
+        c.send(1, timeout=0.01)
+    with pytest.raises(TimeoutError):
+        c.recv(timeout=0.01)
 
 
 def test_type_error_names_the_problem() -> None:
