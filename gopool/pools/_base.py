@@ -24,10 +24,12 @@ Invariants (each holds whenever ``_Core.lock`` is free):
 * ``results()`` is closed once, by whoever first sees the job channel
   closed and no worker thread left: the last worker out, the halt, or
   ``close()``. So a consumer iterating ``results()`` always ends.
-* ``threads == workers + pending_quits``: a thread is either a worker or one
-  told to leave (``DynamicPool.remove_worker``) that has not left yet. Every
-  removal is served by exactly one thread leaving: the first worker to
-  finish a job or to receive a quit token while ``pending_quits > 0``.
+* ``threads == workers + pending_quits``, where ``threads`` counts the
+  worker threads still taking jobs: a thread is either a worker or one told
+  to leave (``DynamicPool.remove_worker``) that is finishing its job. Every
+  removal is served by exactly one thread leaving (:meth:`_Core.take_quit_locked`):
+  the first worker to finish a job or to receive a quit token while
+  ``pending_quits > 0``; it stops counting in ``threads`` at that moment.
 * Worker threads (and ``map()``'s feeder) hold the ``_Core``, never the
   pool object, so a pool that nobody references is collected; its
   finalizer warns about the jobs that will never run, cancels them, and the
@@ -394,8 +396,8 @@ class _Core:
 
     def worker_exited(self, told_to_quit: bool) -> None:
         with self.lock:
-            self.threads -= 1
-            if not told_to_quit:
+            if not told_to_quit:  # else take_quit_locked() did it
+                self.threads -= 1
                 self.workers -= 1
             close = self.threads == 0 and self.jobs_closed and not self.results_closed
             if close:
@@ -422,9 +424,14 @@ class _Core:
         with self.lock:
             self.failed += 1
             self.errors.append(exc)
-            if self.pending_quits:
-                self.pending_quits -= 1
-                return True
+            return self.take_quit_locked()
+
+    def take_quit_locked(self) -> bool:
+        """Serve a pending ``remove_worker`` with the calling worker, if one is pending."""
+        if self.pending_quits:
+            self.pending_quits -= 1
+            self.threads -= 1
+            return True
         return False
 
     def add_cancelled(self) -> None:
@@ -571,8 +578,7 @@ def _work(core: _Core) -> None:
             with lock:
                 core.delivered += 1
                 if core.pending_quits:
-                    core.pending_quits -= 1
-                    told_to_quit = True
+                    told_to_quit = core.take_quit_locked()
             if told_to_quit:
                 break
     finally:
@@ -611,8 +617,7 @@ def _next_job_or_quit(core: _Core) -> Callable[[], tuple[Any, bool]]:
             if index == 0:
                 return got  # type: ignore[no-any-return]
             with lock:
-                if core.pending_quits:
-                    core.pending_quits -= 1
+                if core.take_quit_locked():
                     return _QUIT, True
             # A token whose removal a worker finishing a job already served.
 

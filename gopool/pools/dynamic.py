@@ -1,8 +1,9 @@
 """The article's "Dynamic Worker Pool": workers added (and removed) at runtime.
 
-Invariants: ``worker_count`` never exceeds ``max_workers``, whatever the
-number of concurrent ``add_worker`` callers (the check and the increment
-happen under one lock, where Go's pool used two separate atomics);
+Invariants: neither ``worker_count`` nor the number of worker threads ever
+exceeds ``max_workers``, whatever the number of concurrent ``add_worker``
+callers (the check and the increment happen under one lock, where Go's pool
+used two separate atomics);
 ``stop()`` is graceful: every queued job is processed (Go's ``Stop``
 cancelled at once and dropped them). Every other rule of the pools holds.
 """
@@ -83,7 +84,10 @@ class DynamicPool(PoolBase[T, R]):
         Also False once the pool is stopped or cancelled. The first call on a
         pool not started starts it on ``background()``. The count is checked
         and raised under one lock, so concurrent callers never exceed
-        ``max_workers``. Never blocks.
+        ``max_workers``; a worker that :meth:`remove_worker` told to leave
+        and that is still finishing its job is kept instead of starting a new
+        one, so the pool never runs more than ``max_workers`` threads. Never
+        blocks.
         """
         core = self._core
         halt_now = False
@@ -94,6 +98,12 @@ class DynamicPool(PoolBase[T, R]):
                 halt_now = core.start_locked(None, 0)
             if halt_now or core.workers >= self._max_workers:
                 added = False
+            elif core.pending_quits:
+                # A worker told to leave has not left yet: it stays instead,
+                # so that threads never outnumber max_workers either.
+                core.pending_quits -= 1
+                core.workers += 1
+                added = True
             else:
                 core.spawn_locked()
                 added = True
