@@ -540,13 +540,17 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
     """
     # A select in a loop passes equal cases every time (bound methods compare
     # by channel and method), so the last parse of a select without send
-    # cases is kept in one immutable slot: one tuple comparison instead of a
-    # parse. Send cases are never kept, as their values compare by ==.
+    # cases is kept in one immutable slot: a comparison instead of a parse.
+    # Send cases are never kept, as their values compare by ==. The slot
+    # keeps the channels of that one select alive until another select
+    # replaces it. (An object whose __eq__ claims equality with a bound
+    # method would pass for the cached case; checking every case's type
+    # would cost a third of what the cache saves.)
     global _last_parse
     last = _last_parse
     try:
         hit = last[0] == cases
-    except Exception:  # a bad case with an __eq__ of its own: _parse will name it
+    except Exception:  # a bad case whose __eq__ raises: _parse names it
         hit = False
     if hit:
         ops, default_at = last[1], last[2]
