@@ -1,0 +1,290 @@
+"""Go's ``golang.org/x/sync/semaphore``: a weighted semaphore with a FIFO queue.
+
+Written after ``semaphore/semaphore.go``: a size, a count of tokens held
+and a queue of waiters, all under one lock. A blocked :meth:`Weighted.acquire`
+publishes a :class:`~gopool._waiter.Waiter` at the back of the queue and
+parks in :func:`~gopool._waiter.wait_for`, like every blocking operation of
+the package; :func:`gopool.context.after_func` wakes it if its context ends
+first. Nothing polls.
+
+Invariants of a :class:`Weighted` (each holds whenever ``_lock`` is free):
+
+* ``0 <= _cur <= _size``. A ``release`` that would take ``_cur`` below zero
+  raises and changes nothing; tokens are only granted while they fit.
+* Every waiter in ``_waiters`` is unclaimed, and is removed from the queue
+  in the same hold of the lock in which it is claimed: by the release that
+  grants its tokens (adding them to ``_cur`` first), by the cancellation of
+  its context, or by its own thread withdrawing (``KeyboardInterrupt``).
+* Strict FIFO: tokens go only to the front waiter, and neither the fast
+  path of ``acquire`` nor ``try_acquire`` takes tokens while anyone waits,
+  so a large request is never starved by a stream of small ones.
+* The front waiter, if any, wants more than ``_size - _cur`` tokens. Every
+  operation that frees tokens or removes the front waiter hands tokens to
+  the new front waiters while they fit (Go's ``notifyWaiters``), so no
+  waiter stays parked while it could be served.
+
+A request larger than the size can never be served: as in Go, it is not
+queued (it would block everyone behind it) and waits for its context alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from ._waiter import Waiter, wait_for
+from .chan import Chan, nilchan
+from .context import Canceled, Context, after_func
+
+__all__ = ["Weighted"]
+
+
+def _weight(n: object, what: str) -> int:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"semaphore: {what} must be an int, not {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"semaphore: {what} must not be negative ({n})")
+    return n
+
+
+def _done_chan(ctx: Context | None) -> Chan[Any] | None:
+    """``ctx.done()`` as a channel, or None when ``ctx`` can never be done."""
+    if ctx is None:
+        return None
+    done_method = getattr(ctx, "done", None)
+    if not callable(done_method):
+        raise TypeError(
+            f"semaphore: ctx must be a Context or None, not {type(ctx).__name__} "
+            "(pass the weight as n=...)"
+        )
+    done = done_method()
+    if done is None or done is nilchan:
+        return None
+    if not isinstance(done, Chan):
+        raise TypeError(f"semaphore: {ctx!r}.done() returned {done!r}, not a gopool Chan")
+    return done
+
+
+def _ctx_error(ctx: Context) -> Exception:
+    err = ctx.err()
+    return err if isinstance(err, Exception) else Canceled()
+
+
+class Weighted:
+    """Go's ``semaphore.Weighted``: bounds concurrent access to a resource by weight.
+
+    ``Weighted(n)`` holds ``n`` tokens. :meth:`acquire` takes ``n`` of them,
+    blocking while they are not available; :meth:`release` gives them
+    back. Waiters are served strictly in arrival order. Every method is
+    thread-safe.
+
+        >>> sem = Weighted(3)
+        >>> sem.acquire(n=2)
+        >>> sem.try_acquire(2)
+        False
+        >>> sem.release(2)
+        >>> sem.try_acquire(3)
+        True
+
+    Raises ``TypeError`` for a size that is not an ``int`` and
+    ``ValueError`` for a negative one.
+    """
+
+    # _lock guards _cur and _waiters; _size never changes.
+    __slots__ = ("__weakref__", "_cur", "_lock", "_size", "_waiters")
+
+    def __init__(self, n: int) -> None:
+        self._size = _weight(n, "size")
+        self._cur = 0
+        self._lock = threading.Lock()
+        # waiter -> tokens wanted, in arrival order (O(1) removal from anywhere).
+        self._waiters: OrderedDict[Waiter, int] = OrderedDict()
+
+    def acquire(self, ctx: Context | None = None, n: int = 1) -> None:
+        """Take ``n`` tokens, blocking until they are available or ``ctx`` is done.
+
+        ``ctx`` is a :class:`~gopool.context.Context`, or None for one that
+        is never done. Returns once the tokens are held. Raises
+        ``ctx.err()`` (a :class:`~gopool.context.Canceled` or
+        :class:`~gopool.context.DeadlineExceeded`), having taken nothing,
+        if ``ctx`` is done before the tokens are granted, and also when it
+        is already done at the call even if the tokens are free (Go's
+        rule: a done context has "happened before" the acquire). Tokens
+        granted to a waiter whose context ended meanwhile are given back.
+
+        A request for more than the size is not queued (it would block
+        every later request) and simply waits for ``ctx`` to be done; with
+        no context that is forever, as in Go.
+
+        Costs no CPU while blocked. ``KeyboardInterrupt`` reaches a main
+        thread blocked here; the call then takes nothing and leaves the
+        queue as if it had never waited. Raises ``TypeError`` for a ``ctx``
+        that is not a context and for a non-``int`` weight, ``ValueError``
+        for a negative one.
+        """
+        n = _weight(n, "n")
+        done = _done_chan(ctx)
+        with self._lock:
+            if done is not None and done.closed:
+                # Checked under the lock, as Go does: the context's end
+                # happened before this acquire, so it fails even though it
+                # need not block.
+                queued = False
+            elif self._size - self._cur >= n and not self._waiters:
+                self._cur += n
+                return
+            elif n > self._size:
+                # Don't make other acquire calls block on one that's doomed to fail.
+                queued = False
+            else:
+                queued = True
+                w = Waiter()
+                self._waiters[w] = n
+        if queued:
+            self._wait(w, n, ctx, done)
+            return
+        (done or nilchan).recv()  # returns at once if done is closed
+        assert ctx is not None
+        raise _ctx_error(ctx)
+
+    def _wait(self, w: Waiter, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
+        """The blocking path of :meth:`acquire`: ``w`` is queued for ``n`` tokens."""
+        stop: Callable[[], bool] | None = None
+        granted = False
+        try:
+            try:
+                if ctx is not None and done is not None:
+                    stop = after_func(ctx, partial(self._on_ctx_done, w))
+            except BaseException:
+                # Not parked yet: take w back, or undo a grant that beat us.
+                if not self._withdraw(w) and w.ok:
+                    self.release(n)
+                raise
+            try:
+                wait_for(w, None, partial(self._withdraw, w))
+                granted = w.ok
+            finally:
+                if stop is not None:
+                    stop()
+            if granted and done is not None and done.closed:
+                # Granted, but the context ended too: as in Go, give the
+                # tokens back rather than succeed on a done context.
+                granted = False
+                self.release(n)
+            if not granted:
+                assert ctx is not None
+                raise _ctx_error(ctx)
+        except BaseException:
+            if granted:
+                # An interrupt (delivered again after our grant) arrived
+                # before we could return: the caller will not release.
+                self.release(n)
+            raise
+
+    def try_acquire(self, n: int = 1) -> bool:
+        """Take ``n`` tokens if they are free and nobody waits; never blocks.
+
+        Returns True if taken, False (having taken nothing) otherwise.
+        Raises as :meth:`acquire` does for a bad weight.
+        """
+        n = _weight(n, "n")
+        with self._lock:
+            if self._size - self._cur >= n and not self._waiters:
+                self._cur += n
+                return True
+            return False
+
+    def release(self, n: int = 1) -> None:
+        """Give back ``n`` tokens, and grant waiters, front first, while their requests fit.
+
+        Never blocks. Raises ``RuntimeError("semaphore: released more than
+        held")`` if fewer than ``n`` tokens are held, leaving the count
+        unchanged (Go panics, after changing it), and as :meth:`acquire`
+        does for a bad weight.
+        """
+        n = _weight(n, "n")
+        with self._lock:
+            if n > self._cur:
+                raise RuntimeError("semaphore: released more than held")
+            self._cur -= n
+            woken = self._notify_waiters()
+        for w in woken:
+            w.wake()
+
+    # -- the queue; _lock held unless said otherwise --
+
+    def _notify_waiters(self) -> list[Waiter]:
+        """Grant tokens to front waiters while they fit; the waiters to wake.
+
+        Stops at the first waiter that does not fit rather than serving a
+        smaller one behind it: under load that would starve large requests
+        (a writer taking every token of a semaphore used as a read-write
+        lock would never get in).
+        """
+        woken: list[Waiter] = []
+        waiters = self._waiters
+        while waiters:
+            w, n = next(iter(waiters.items()))
+            if self._size - self._cur < n:
+                break
+            del waiters[w]
+            claimed = w.claim()
+            assert claimed, "a queued waiter is never claimed"
+            self._cur += n
+            w.ok = True
+            woken.append(w)
+        return woken
+
+    def _remove(self, w: Waiter) -> list[Waiter]:
+        """Take the claimed, ungranted ``w`` out of the queue; the waiters to wake.
+
+        Removing the front waiter may let the next ones in. Go notifies
+        only when tokens are left over (``size > cur``); notifying whenever
+        the front leaves is the same for every non-zero weight, and does
+        not strand a zero-weight waiter behind it.
+        """
+        is_front = next(iter(self._waiters)) is w
+        del self._waiters[w]
+        return self._notify_waiters() if is_front else []
+
+    def _on_ctx_done(self, w: Waiter) -> None:
+        """``after_func`` callback: fail ``w`` unless it was granted or withdrawn first."""
+        with self._lock:
+            if not w.claim():
+                return
+            woken = self._remove(w)
+            w.ok = False
+        for other in woken:
+            other.wake()
+        w.wake()
+
+    def _withdraw(self, w: Waiter) -> bool:
+        """``wait_for``'s withdraw: True if ``w`` was taken back ungranted.
+
+        Called without ``_lock``.
+        """
+        with self._lock:
+            mine = w.claim()
+            woken = self._remove(w) if mine else []
+        for other in woken:
+            other.wake()
+        if not mine:
+            w.settle()
+        return mine
+
+    # -- introspection --
+
+    def statistics(self) -> dict[str, int]:
+        """A snapshot: the size, the tokens held now, and the number of queued waiters."""
+        with self._lock:
+            return {"size": self._size, "current": self._cur, "waiters": len(self._waiters)}
+
+    def __repr__(self) -> str:
+        s = self.statistics()
+        return (
+            f"<Weighted size={s['size']} current={s['current']} "
+            f"waiters={s['waiters']} at {id(self):#x}>"
+        )
