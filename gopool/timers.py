@@ -29,11 +29,12 @@ Invariants of the scheduler (each holds whenever its ``lock`` is free):
 * Lock order: a timer's lock (a Timer's or Ticker's channel lock), then the
   scheduler's ``lock``. The scheduler runs callbacks (which take timer
   locks) without holding ``lock``.
-* ``os.fork()``: the child starts with a fresh scheduler (new lock, empty
-  heap, no thread) and makes its own thread on its first timer. Timers
-  pending in the parent at the fork do not fire in the child. The fork
-  waits for a running batch of callbacks, so no timer lock is copied held
-  by the scheduler thread.
+* ``os.fork()``: the child has no scheduler thread (only the forking thread
+  survives a fork), so it gets fresh locks and, if timers were pending at
+  the fork, a thread of its own serving the heap it inherited: a context
+  deadline or a timer armed before the fork still fires in the child. The
+  fork waits for a running batch of callbacks, so no timer lock is copied
+  held by the scheduler thread.
 
 Invariants of a :class:`Timer` or :class:`Ticker` (Go >= 1.23 channel
 semantics), kept under its channel's lock:
@@ -393,14 +394,23 @@ def _after_fork_parent() -> None:
 
 
 def _after_fork_child() -> None:
-    global _sched
-    old = _sched
-    # The old scheduler's thread does not exist here; its handles stay valid
-    # (cancel() still works on them) but will never fire.
-    old.thread = None
-    old.lock.release()
-    old.running.release()
-    _sched = _Scheduler()
+    sched = _sched
+    # The forking thread holds both locks (taken in _before_fork) and is the
+    # only thread here; the scheduler thread, and any waiter it had on cond,
+    # did not survive the fork.
+    sched.thread = None
+    sched.cond = threading.Condition(sched.lock)
+    sched.lock.release()
+    sched.running.release()
+    start = None
+    with sched.lock:
+        sched.reap_locked()
+        if len(sched.heap) > sched.cancelled:
+            start = sched.thread = threading.Thread(
+                target=_serve, args=(sched,), name="gopool-timers", daemon=True
+            )
+    if start is not None:
+        start.start()
 
 
 if hasattr(os, "register_at_fork"):

@@ -1187,8 +1187,13 @@ def test_sleep_interrupted_by_sigint(duration: str) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_fork_child_gets_a_working_scheduler() -> None:
-    """A child made by os.fork() while the scheduler runs gets one of its own."""
+    """A child made by os.fork() while the scheduler runs gets one of its own.
+
+    Timers armed before the fork fire in the child too, served by the
+    child's own thread.
+    """
     keep = Timer(HOUR)  # the parent's scheduler thread is running at the fork
+    inherited = Timer(0.2)
     parent_thread = scheduler_thread()
     assert parent_thread is not None
     r, w = os.pipe()
@@ -1196,7 +1201,9 @@ def test_fork_child_gets_a_working_scheduler() -> None:
     if pid == 0:  # pragma: no cover - the child
         status = 1
         try:
-            fresh = scheduler_thread() is None and pending_count() == 0
+            child_thread = scheduler_thread()
+            fresh = child_thread is not None and child_thread is not parent_thread
+            fresh = fresh and inherited.c.recv(timeout=10) is not None
             v = after(0.01).recv(timeout=10)
             ev = threading.Event()
             after_func(0.01, ev.set)
@@ -1218,6 +1225,7 @@ def test_fork_child_gets_a_working_scheduler() -> None:
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     # The parent's scheduler is untouched.
+    assert inherited.c.recv(timeout=10) is not None
     assert keep.stop() is True
     assert after(0.01).recv(timeout=10) is not None
 
