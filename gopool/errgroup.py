@@ -11,8 +11,9 @@ function fails by raising. An ``Exception`` is the goroutine's error. A
 ``BaseException`` that is not an ``Exception`` (``KeyboardInterrupt``,
 ``SystemExit``, ...) is Python's counterpart of a panic. Go's errgroup
 does not recover panics (propagating them through ``Wait`` was added in
-2025 and reverted within months, because a panic surfacing only at
-``Wait`` hides it until then), so a panic ends a Go program at once. A
+2025 and reverted in June 2025, golang/go#53757 and #74275, because a
+panic surfacing only at ``Wait`` stays hidden until then), so a panic ends
+a Go program at once. A
 Python thread cannot end the program, so here the panic is reported at
 once through ``threading.excepthook`` (as any exception escaping a
 goroutine is), cancels the group's context, and is raised again by

@@ -171,7 +171,7 @@ def test_weighted_acquire() -> None:
     sem = Weighted(2)
 
     def try_acquire(n: int) -> bool:
-        c, cancel = with_timeout(ctx, 0.01)
+        c, cancel = with_timeout(ctx, 0.2)  # Go: 10 ms; wider for loaded machines
         try:
             sem.acquire(c, n)
         except DeadlineExceeded:
@@ -543,6 +543,23 @@ def test_zero_weight_waiter_behind_cancelled_front(parked: Chan[Waiter]) -> None
     assert isinstance(outcome(front), Canceled)
     assert outcome(zero) is None
     assert stats(sem) == (1, 0)
+
+
+def test_long_lived_context_keeps_nothing_of_finished_acquires(parked: Chan[Waiter]) -> None:
+    """Each blocked acquire registers with its context only while it waits (white-box)."""
+    sem = Weighted(1)
+    ctx, cancel = with_cancel(background())
+    try:
+        for _ in range(20):
+            sem.acquire(ctx)
+            out = start(lambda: sem.acquire(ctx))
+            await_parked(parked)
+            sem.release()
+            assert outcome(out) is None
+            sem.release()
+        assert ctx._children is None  # type: ignore[attr-defined]
+    finally:
+        cancel()
 
 
 def test_custom_context_without_cancel_support() -> None:
