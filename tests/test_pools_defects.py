@@ -141,17 +141,17 @@ def test_add_worker_never_exceeds_max_workers_under_concurrent_callers(
 ) -> None:
     """Go's ``AddWorker`` loaded the count, compared, and only later added to it.
 
-    Starting a worker is made slow here, which widens the gap between the
-    check and the increment: with a separate check, every caller would pass
-    it during that time and the pool would overshoot ``max_workers``.
+    Counting a new worker is made slow here, which widens the gap between
+    the check and the increment: with a separate check, every caller would
+    pass it during that time and the pool would overshoot ``max_workers``.
     """
-    spawn_locked = pools_base._Core.spawn_locked
+    reserve_locked = pools_base._Core.reserve_locked
 
-    def slow_spawn(core: pools_base._Core) -> None:
+    def slow_reserve(core: pools_base._Core, n: int) -> int:
         time.sleep(0.002)
-        spawn_locked(core)
+        return reserve_locked(core, n)
 
-    monkeypatch.setattr(pools_base._Core, "spawn_locked", slow_spawn)
+    monkeypatch.setattr(pools_base._Core, "reserve_locked", slow_reserve)
     max_workers = 4
     pool: DynamicPool[int, int] = DynamicPool(max_workers, _identity)
     pool.start()  # one worker
@@ -296,7 +296,8 @@ def test_rate_limited_pool_stops_its_limiter_with_the_pool(no_thread_left: None)
         pool.submit(i)
     until(lambda: timers.pending_count() >= baseline + 3, "three workers waiting for tokens")
     cancel()
-    assert list(pool.results()) == [0]
+    got = list(pool.results())
+    assert len(got) == 1 and got[0] in range(4)  # the one job that won the only token
     pool.close()
     assert timers.pending_count() == baseline
     assert pool.cancelled == 9

@@ -195,11 +195,12 @@ class _Core:
 
     # -- starting --
 
-    def start_locked(self, ctx: Context | None, workers: int) -> bool:
-        """Bind the context and start ``workers`` workers; True if the context is already done.
+    def start_locked(self, ctx: Context | None, workers: int) -> int:
+        """Bind the context and reserve ``workers`` workers; how many to :meth:`spawn`.
 
-        Called with ``lock`` held. The caller halts the pool (outside the
-        lock) when True is returned: no worker is started then.
+        Called with ``lock`` held; the caller spawns the workers once it has
+        released it. Returns -1, reserving none, if the context is already
+        done: the caller then halts the pool.
         """
         if self.started:
             raise RuntimeError(f"{self.name}: start of a pool already started")
@@ -212,10 +213,8 @@ class _Core:
         self.stop_after = after_func(c, self.halt_in_goroutine)
         self.started = True
         if c.err() is not None:
-            return True
-        for _ in range(workers):
-            self.spawn_locked()
-        return False
+            return -1
+        return self.reserve_locked(workers)
 
     def start(self, ctx: Context | None, *, strict: bool) -> None:
         """Start the pool; if not ``strict``, do nothing when it is already started."""
@@ -224,32 +223,54 @@ class _Core:
                 return
             if self.closed and not self.started:
                 raise RuntimeError(f"{self.name}: start of a closed pool")
-            halt_now = self.start_locked(ctx, self.initial_workers)
-        if halt_now:
-            self.halt()
+            n = self.start_locked(ctx, self.initial_workers)
+        self.spawn(n)
 
-    def ensure_started_for_map(self) -> None:
+    def ensure_started_for_map(self) -> int:
+        """Start the pool for ``map()`` unless started; the number of workers to :meth:`spawn`."""
         with self.lock:
             if self.closed:
                 raise ClosedChannelError(f"{self.name}: map on a closed pool")
-            halt_now = False
-            if not self.started:
-                halt_now = self.start_locked(None, self.initial_workers)
-        if halt_now:
-            self.halt()  # pragma: no cover - background() is never done
+            if self.started:
+                return 0
+            return self.start_locked(None, self.initial_workers)
 
-    def spawn_locked(self) -> None:
-        """Start one worker thread; ``lock`` held."""
-        self.workers += 1
-        self.threads += 1
-        self.wg.add(1)
-        try:
-            go(_work, self)
-        except BaseException:
-            self.workers -= 1
-            self.threads -= 1
-            self.wg.done()
-            raise
+    def reserve_locked(self, n: int) -> int:
+        """Count ``n`` more workers, with ``lock`` held; they are started by :meth:`spawn`.
+
+        Counted before they exist, so that nobody (``close()``, the halt)
+        sees the pool without the workers it is about to have; started after
+        the lock is released, because starting threads takes a while and the
+        first ones can already work meanwhile.
+        """
+        self.workers += n
+        self.threads += n
+        self.wg.add(n)
+        return n
+
+    def spawn(self, n: int) -> None:
+        """Start ``n`` reserved workers (``lock`` not held); -1 means: halt instead."""
+        if n < 0:
+            self.halt()
+            return
+        for i in range(n):
+            try:
+                go(_work, self)
+            except BaseException:
+                self.unreserve(n - i)
+                raise
+
+    def unreserve(self, n: int) -> None:
+        """Take back ``n`` workers reserved that could not be started."""
+        with self.lock:
+            self.workers -= n
+            self.threads -= n
+            close = self.threads == 0 and self.jobs_closed and not self.results_closed
+            if close:
+                self.results_closed = True
+        if close:
+            self.results.close()
+        self.wg.add(-n)
 
     # -- submitting --
 
@@ -293,7 +314,7 @@ class _Core:
         Makes sure someone will run the jobs already queued: an unstarted
         pool is started, and a DynamicPool left with no worker gets one.
         """
-        halt_now = False
+        n = 0
         with self.lock:
             needs_worker = False
             if not self.closed:
@@ -307,11 +328,10 @@ class _Core:
                 self.jobs.close()
             if needs_worker:
                 if not self.started:
-                    halt_now = self.start_locked(None, self.initial_workers)
+                    n = self.start_locked(None, self.initial_workers)
                 elif self.workers == 0:
-                    self.spawn_locked()
-        if halt_now:
-            self.halt()  # pragma: no cover - background() is never done
+                    n = self.reserve_locked(1)
+        self.spawn(n)
         self.close_results_if_idle()
 
     # -- stopping --
@@ -720,13 +740,17 @@ class PoolBase(Generic[T, R]):
 
     def _map(self, it: Iterator[T], ordered: bool) -> Iterator[R]:
         core = self._core
-        core.ensure_started_for_map()
+        to_spawn = core.ensure_started_for_map()
         window: Chan[None] | None = None
         if ordered:
             window = Chan(2 * core.jobs.cap + core.initial_workers + 16)
         failure_lock = threading.Lock()
         failure: list[BaseException] = []
-        go(_feed, core, it, window, failure_lock, failure)
+        # The feeder first: it fills the buffer while the workers are starting.
+        try:
+            go(_feed, core, it, window, failure_lock, failure)
+        finally:
+            core.spawn(to_spawn)
 
         finished = False
         try:

@@ -90,13 +90,13 @@ class DynamicPool(PoolBase[T, R]):
         blocks.
         """
         core = self._core
-        halt_now = False
+        n = 0
         with core.lock:
             if core.closed or core.halted.locked():
                 return False
             if not core.started:
-                halt_now = core.start_locked(None, 0)
-            if halt_now or core.workers >= self._max_workers:
+                n = core.start_locked(None, 0)
+            if n < 0 or core.workers >= self._max_workers:
                 added = False
             elif core.pending_quits:
                 # A worker told to leave has not left yet: it stays instead,
@@ -105,10 +105,9 @@ class DynamicPool(PoolBase[T, R]):
                 core.workers += 1
                 added = True
             else:
-                core.spawn_locked()
+                n = core.reserve_locked(1)
                 added = True
-        if halt_now:  # pragma: no cover - background() is never done
-            core.halt()
+        core.spawn(n)
         return added
 
     def remove_worker(self) -> bool:
