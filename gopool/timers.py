@@ -411,6 +411,7 @@ def _after_fork_child() -> None:
             )
     if start is not None:
         start.start()
+    _launcher.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -614,7 +615,55 @@ class _FuncTimer(_TimerLogic):
                 return
             self._active = False
             self._fired = True
-        go(self._fn)
+        _launcher.launch(self._fn)
+
+
+class _Launcher:
+    """Starts the goroutines of fired :func:`after_func` timers, off the scheduler thread.
+
+    Starting a thread takes about 0.1 ms (longer when a CPU-bound thread holds
+    the GIL); on the scheduler thread, a burst of firings would make every
+    other timer of the process late. The scheduler only queues the function;
+    one launcher thread, alive while the queue is non-empty, starts the
+    goroutines. ``lock`` guards ``queue`` and ``thread``.
+    """
+
+    __slots__ = ("lock", "queue", "thread")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queue: deque[Callable[[], object]] = deque()
+        self.thread: threading.Thread | None = None
+
+    def launch(self, fn: Callable[[], object]) -> None:
+        start = None
+        with self.lock:
+            self.queue.append(fn)
+            if self.thread is None:
+                start = self.thread = threading.Thread(
+                    target=self._run, name="gopool-timers-launcher", daemon=True
+                )
+        if start is not None:
+            start.start()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                if not self.queue:
+                    self.thread = None
+                    return
+                fn = self.queue.popleft()
+            go(fn)
+
+    def after_fork_in_child(self) -> None:
+        # The launcher thread did not survive the fork, and may have held lock.
+        self.lock = threading.Lock()
+        self.thread = None
+        if self.queue:
+            self.launch(self.queue.pop())  # re-queued by launch, which starts a thread
+
+
+_launcher = _Launcher()
 
 
 class Timer:
