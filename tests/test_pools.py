@@ -1013,3 +1013,93 @@ def test_rate_limited_pool_burst_allows_that_many_at_once() -> None:
     # Three tokens at once, the fourth half a second later.
     assert stamps[3] - t0 >= 0.5 - 0.001
     assert stamps[2] - t0 < 0.5  # the burst did not wait for a refill
+
+
+# -- Ctrl-C --
+
+_SIGINT_CHILD = """
+import faulthandler, signal, sys, threading, time
+from gopool.pools import Pool
+
+faulthandler.dump_traceback_later(15, exit=True)  # a hang shows every thread's stack
+
+main = threading.main_thread().ident
+
+def interrupt_when(parked, then=None):
+    # Test-side wait for the main thread to be parked, then SIGINT aimed at it.
+    def run():
+        while not parked():
+            time.sleep(0.001)
+        signal.pthread_kill(main, signal.SIGINT)
+        if then is not None:
+            then()
+    threading.Thread(target=run, daemon=True).start()
+
+gate, started = threading.Event(), threading.Event()
+def job(x):
+    started.set()
+    gate.wait()
+    return x
+
+# 1. close() waiting for a busy worker.
+p = Pool(1, job, buffer=4).start()
+p.submit(1)
+started.wait()
+interrupt_when(lambda: p._core.wg.statistics()["waiters"] == 1)
+try:
+    p.close()
+    sys.exit("close returned")
+except KeyboardInterrupt:
+    print("close interrupted", repr(p).split()[1])
+gate.set()
+p.close()
+print("then closed", list(p.results()))
+
+# 2. submit() blocked on a full buffer: the job is not accepted.
+q = Pool(1, abs, buffer=1)
+q.submit(-1)
+interrupt_when(lambda: q._core.jobs.statistics()["senders_waiting"] == 1)
+try:
+    q.submit(-2)
+    sys.exit("submit returned")
+except KeyboardInterrupt:
+    print("submit interrupted", len(q._core.jobs))
+q.close()
+print("then closed", list(q.results()))
+
+# 3. map() waiting for a result: the pool is cancelled and closed.
+gate.clear()
+r = Pool(1, job, buffer=4)
+
+def open_gate_once_cancelled():
+    # The running job may end only once the interrupted map() has cancelled the rest.
+    while not r._core.halted.locked():
+        time.sleep(0.001)
+    gate.set()
+
+interrupt_when(
+    lambda: r._core.results.statistics()["receivers_waiting"] == 1, open_gate_once_cancelled
+)
+try:
+    for _ in r.map(range(10)):
+        sys.exit("a result came")
+except KeyboardInterrupt:
+    print("map interrupted", repr(r).split()[1], r.cancelled > 0)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_reaches_a_main_thread_blocked_in_a_pool() -> None:
+    """Ctrl-C interrupts close(), a blocked submit() and map(); the pool stays sound."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGINT_CHILD], capture_output=True, text=True, timeout=25, env=env
+    )
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert proc.stdout.splitlines() == [
+        "close interrupted closing",
+        "then closed [1]",
+        "submit interrupted 1",
+        "then closed [1]",
+        "map interrupted cancelled True",
+    ]

@@ -746,7 +746,8 @@ class PoolBase(Generic[T, R]):
             window = Chan(2 * core.jobs.cap + core.initial_workers + 16)
         failure_lock = threading.Lock()
         failure: list[BaseException] = []
-        # The feeder first: it fills the buffer while the workers are starting.
+        # The feeder first: it fills the buffer while the workers are starting,
+        # and each worker starts working as soon as it is up.
         try:
             go(_feed, core, it, window, failure_lock, failure)
         finally:
