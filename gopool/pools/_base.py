@@ -25,8 +25,9 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   closed and no worker thread left: the last worker out, the halt, or
   ``close()``. So a consumer iterating ``results()`` always ends.
 * ``threads == workers + pending_quits``, where ``threads`` counts the
-  worker threads still taking jobs: a thread is either a worker or one told
-  to leave (``DynamicPool.remove_worker``) that is finishing its job. Every
+  worker threads still taking jobs (from the moment they are reserved, a
+  little before their thread starts): a thread is either a worker or one
+  told to leave (``DynamicPool.remove_worker``) finishing its job. Every
   removal is served by exactly one thread leaving (:meth:`_Core.take_quit_locked`):
   the first worker to finish a job or to receive a quit token while
   ``pending_quits > 0``; it stops counting in ``threads`` at that moment.
