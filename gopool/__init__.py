@@ -5,6 +5,7 @@ top-level ``after_func`` is time's (:func:`gopool.timers.after_func`);
 context's is :func:`gopool.context.after_func`.
 """
 
+from . import errgroup, semaphore
 from .chan import (
     Chan,
     ClosedChannelError,
@@ -65,6 +66,7 @@ __all__ = [
     "background",
     "cause",
     "default",
+    "errgroup",
     "every",
     "go",
     "inf",
@@ -73,6 +75,7 @@ __all__ = [
     "once_value",
     "once_values",
     "select",
+    "semaphore",
     "sleep",
     "tick",
     "todo",
