@@ -36,6 +36,13 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   finalizer warns about the jobs that will never run, cancels them, and the
   workers stop.
 
+* Executors. With ``executor=``, a worker still takes, accounts and
+  delivers every job itself; only ``process(job)`` runs in the executor,
+  and the worker waits for that future or the context's end, whichever
+  comes first. So ``workers`` bounds the futures in flight, and a future
+  abandoned at the cancellation counts its job cancelled. The pool never
+  shuts the executor down.
+
 Lock order: ``_Core.lock`` before a channel's or a context's lock, never the
 reverse. It is never held while blocking or while running user code. A
 garbage collection can run a pool's finalizer in any thread, in the middle
@@ -45,11 +52,13 @@ locks) the finalizer hands its work to a new goroutine instead.
 
 from __future__ import annotations
 
+import pickle
 import reprlib
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -64,6 +73,9 @@ R = TypeVar("R")
 
 _QUIT = object()
 """What a DynamicPool worker's next-job step returns when it has been told to leave."""
+
+_ABANDONED = object()
+"""What running a job in an executor returns when the context ended before its result."""
 
 _FAILED = object()
 """An ordered ``map()`` slot whose job failed: yields nothing, but keeps the order moving."""
@@ -127,6 +139,8 @@ class _Core:
         "ctx",
         "delivered",
         "errors",
+        "executor",
+        "executor_checked",
         "failed",
         "halted",
         "initial_workers",
@@ -162,9 +176,16 @@ class _Core:
         before_job: Callable[[Context], object] | None = None,
         check_job: Callable[[Any], object] | None = None,
         quit_tokens: int = 0,
+        executor: Executor | None = None,
     ) -> None:
+        if executor is not None and not isinstance(executor, Executor):
+            raise TypeError(
+                f"{name}: executor must be a concurrent.futures.Executor, not {executor!r}"
+            )
         self.name = name
         self.process = process
+        self.executor = executor
+        self.executor_checked = executor is None
         self.initial_workers = initial_workers
         self.jobs: Chan[tuple[int, Any, int | None]] = Chan(buffer)
         self.results: Chan[Any] = Chan(buffer)
@@ -217,8 +238,32 @@ class _Core:
             return -1
         return self.reserve_locked(workers)
 
+    def check_executor(self) -> None:
+        """Before the first start: TypeError if ``process`` cannot reach the executor's processes.
+
+        Only a ``ProcessPoolExecutor`` is checked (with ``pickle``, as it
+        sends the function); other executors serialize in their own way and
+        report their own errors, job by job. Runs ``process``'s pickling
+        (user code) without the lock held.
+        """
+        with self.lock:
+            if self.executor_checked:
+                return
+            executor = self.executor
+        if isinstance(executor, ProcessPoolExecutor):
+            try:
+                pickle.dumps(self.process)
+            except Exception as exc:
+                raise TypeError(
+                    f"{self.name}: process {self.process!r} cannot run in a "
+                    f"ProcessPoolExecutor, which pickles it: {exc}"
+                ) from exc
+        with self.lock:
+            self.executor_checked = True
+
     def start(self, ctx: Context | None, *, strict: bool) -> None:
         """Start the pool; if not ``strict``, do nothing when it is already started."""
+        self.check_executor()
         with self.lock:
             if self.started and not strict:
                 return
@@ -229,6 +274,7 @@ class _Core:
 
     def ensure_started_for_map(self) -> int:
         """Start the pool for ``map()`` unless started; the number of workers to :meth:`spawn`."""
+        self.check_executor()
         with self.lock:
             if self.closed:
                 raise ClosedChannelError(f"{self.name}: map on a closed pool")
@@ -541,6 +587,7 @@ def _work(core: _Core) -> None:
     send = results.send
     halted = core.halted.locked
     process = core.process
+    executor = core.executor
     wrap_result = core.wrap_result
     wrap_error = core.wrap_error
     before_job = core.before_job
@@ -568,7 +615,13 @@ def _work(core: _Core) -> None:
                 if before_job is not None and not _may_start(before_job, ctx, done_recv):
                     core.add_cancelled()
                     break
-                out = process(job)
+                if executor is None:
+                    out = process(job)
+                else:
+                    out = _run_in(executor, process, job, done_recv)
+                    if out is _ABANDONED:
+                        core.add_cancelled()
+                        break
             except BaseException as exc:
                 if wrap_error is None:
                     told_to_quit = core.record_failure(seq, job, exc)
@@ -605,6 +658,27 @@ def _work(core: _Core) -> None:
     finally:
         _internal.core = None
         core.worker_exited(told_to_quit)
+
+
+def _run_in(
+    executor: Executor, process: Callable[[Any], Any], job: Any, done_recv: Callable[[], Any]
+) -> Any:
+    """``process(job)`` run by ``executor``: its result, its exception, or ``_ABANDONED``.
+
+    The worker waits for the future or for the end of the context, whichever
+    comes first (the future's done-callback closes a channel it selects on:
+    no polling). When the context ends first, the future is cancelled; if
+    the executor has already started it, it cannot be stopped: the executor
+    finishes it, its result is dropped, and the job counts as cancelled.
+    """
+    future = executor.submit(process, job)
+    finished: Chan[None] = Chan()
+    future.add_done_callback(lambda _: finished.close())
+    if select(finished.recv, done_recv)[0] != 0:
+        future.cancel()
+        if future.cancelled() or not future.done():
+            return _ABANDONED
+    return future.result()
 
 
 def _may_start(

@@ -11,6 +11,7 @@ cancelled at once and dropped them). Every other rule of the pools holds.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from ..chan import default, select
@@ -50,14 +51,22 @@ class DynamicPool(PoolBase[T, R]):
     workers dropped whatever was still queued (the article's program
     printed 5 to 15 of its 50 results); this ``stop()`` delivers all 50.
     Exceptions from ``process`` are raised by ``stop()`` in an
-    ``ExceptionGroup``, as :class:`~gopool.pools.Pool` does. Raises
+    ``ExceptionGroup``, as :class:`~gopool.pools.Pool` does. ``executor``
+    runs the jobs elsewhere, as for :class:`~gopool.pools.Pool`. Raises
     ``TypeError`` for a non-int size or a non-callable ``process``,
     ``ValueError`` for ``max_workers < 1`` or ``buffer < 0``.
     """
 
     __slots__ = ("_max_workers",)
 
-    def __init__(self, max_workers: int, process: Callable[[T], R], *, buffer: int = 100) -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        process: Callable[[T], R],
+        *,
+        buffer: int = 100,
+        executor: Executor | None = None,
+    ) -> None:
         self._max_workers = check_count(max_workers, "DynamicPool: max_workers", 1)
         size = check_count(buffer, "DynamicPool: buffer", 0)
         check_callable(process, "DynamicPool: process")
@@ -70,6 +79,7 @@ class DynamicPool(PoolBase[T, R]):
                 initial_workers=1,
                 buffer=size,
                 quit_tokens=self._max_workers,
+                executor=executor,
             )
         )
 
@@ -90,6 +100,7 @@ class DynamicPool(PoolBase[T, R]):
         blocks.
         """
         core = self._core
+        core.check_executor()
         n = 0
         with core.lock:
             if core.closed or core.halted.locked():

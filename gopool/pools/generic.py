@@ -9,6 +9,7 @@ exception never stops its worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
@@ -47,16 +48,36 @@ class Pool(PoolBase[T, R]):
     above); or ``for r in pool.map(jobs)`` from a single thread. Submitting
     everything first and reading results afterwards deadlocks once more
     results are pending than ``results()`` holds, as it does in Go. Raises
-    ``TypeError`` for a non-int size or a non-callable ``process``,
-    ``ValueError`` for ``workers < 1`` or ``buffer < 0``.
+    ``TypeError`` for a non-int size, a non-callable ``process`` or an
+    ``executor`` that is not a ``concurrent.futures.Executor``, ``ValueError``
+    for ``workers < 1`` or ``buffer < 0``.
+
+    ``executor`` (every pool takes it): each worker hands its job to the
+    executor (``executor.submit(process, job)``) and waits for the result,
+    so ``workers`` bounds the jobs in flight while they run in other
+    processes (a ``ProcessPoolExecutor``, past the GIL) or on a cluster
+    (Dask's ``Client.get_executor()``); backpressure, ``results()``, the
+    failures and cancellation behave as on threads. A cancellation cancels
+    the futures the workers wait on (a job the executor has already started
+    finishes there, and is counted cancelled). The pool never shuts the
+    executor down: its owner does. With a ``ProcessPoolExecutor``,
+    ``start()`` (or ``map()``) raises ``TypeError`` if ``process`` does not
+    pickle.
     """
 
     __slots__ = ()
 
     def __init__(
-        self, workers: int, process: Callable[[T], R], *, buffer: int | None = None
+        self,
+        workers: int,
+        process: Callable[[T], R],
+        *,
+        buffer: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         workers = check_count(workers, "Pool: workers", 1)
         size = default_buffer(workers) if buffer is None else check_count(buffer, "Pool: buffer", 0)
         check_callable(process, "Pool: process")
-        self._setup(_Core("Pool", process, initial_workers=workers, buffer=size))
+        self._setup(
+            _Core("Pool", process, initial_workers=workers, buffer=size, executor=executor)
+        )

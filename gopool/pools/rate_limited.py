@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
 from ..rate import Limiter
@@ -37,7 +38,8 @@ class RateLimitedPool(PoolBase[T, R]):
     ``RateLimitedPool(5, f, rate=numWorkers / rateLimit)`` here.
 
     Otherwise as :class:`~gopool.pools.Pool`: results, failures raised by
-    ``close()``, ``map()``. Raises ``TypeError`` for a non-number rate, a
+    ``close()``, ``map()``, ``executor`` (the token is taken in the worker
+    thread, before the job is handed to the executor). Raises ``TypeError`` for a non-number rate, a
     non-int size or a non-callable ``process``; ``ValueError`` for a rate
     that is not positive, ``burst < 1``, ``workers < 1`` or ``buffer < 0``.
     """
@@ -52,6 +54,7 @@ class RateLimitedPool(PoolBase[T, R]):
         rate: float,
         burst: int = 1,
         buffer: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         workers = check_count(workers, "RateLimitedPool: workers", 1)
         if not isinstance(rate, int | float) or isinstance(rate, bool):
@@ -75,6 +78,7 @@ class RateLimitedPool(PoolBase[T, R]):
                 initial_workers=workers,
                 buffer=size,
                 before_job=self._limiter.wait,
+                executor=executor,
             )
         )
 

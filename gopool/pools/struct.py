@@ -9,6 +9,7 @@ in ``cancelled``. A handler's exception never stops its worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from ._base import PoolBase, _Core, check_callable, check_count
@@ -54,13 +55,23 @@ class WorkerPool(PoolBase[Job, Result]):
 
     Or, from a single thread, ``for result in pool.map(jobs): ...``. As a
     context manager, ``with WorkerPool(...) as pool:`` starts it and closes
-    it on exit. Raises ``TypeError`` for a non-int size or a non-callable
-    handler, ``ValueError`` for ``workers < 1`` or ``job_buffer < 0``.
+    it on exit. ``executor`` runs ``handler`` elsewhere, as for
+    :class:`~gopool.pools.Pool` (an exception from there lands in
+    ``Result.error`` all the same). Raises ``TypeError`` for a non-int size,
+    a non-callable handler or a bad ``executor``, ``ValueError`` for
+    ``workers < 1`` or ``job_buffer < 0``.
     """
 
     __slots__ = ()
 
-    def __init__(self, workers: int, job_buffer: int, handler: Callable[[Job], Any]) -> None:
+    def __init__(
+        self,
+        workers: int,
+        job_buffer: int,
+        handler: Callable[[Job], Any],
+        *,
+        executor: Executor | None = None,
+    ) -> None:
         workers = check_count(workers, "WorkerPool: workers", 1)
         job_buffer = check_count(job_buffer, "WorkerPool: job_buffer", 0)
         check_callable(handler, "WorkerPool: handler")
@@ -73,6 +84,7 @@ class WorkerPool(PoolBase[Job, Result]):
                 wrap_result=_ok,
                 wrap_error=_failed,
                 check_job=_check_job,
+                executor=executor,
             )
         )
 
