@@ -23,18 +23,46 @@ Invariants:
 Parking is a plain ``Lock.acquire``: it costs no CPU while blocked, is woken
 directly by the counterpart's ``release``, and on POSIX is interrupted by
 signals, so ``KeyboardInterrupt`` reaches a main thread parked here.
+
+The registry of parked threads (read by :mod:`gopool.debug`):
+
+* A thread that blocks in ``park()`` (with no timeout, or a positive one) is
+  recorded, waiter -> thread id, from just before it blocks until ``park()``
+  returns or raises; ``what`` (set by whoever made the waiter), ``since`` and
+  ``timeout`` describe the wait. A non-blocking ``park(0)`` and ``settle()``
+  are not recorded. A recorded waiter that is claimed belongs to a thread
+  that is runnable: its claimer has completed it or is taking it back.
+* Parks with no timeout while deadlock detection is on are recorded in
+  ``_watched`` (thread id -> its waiters, innermost last), under
+  ``_watch_lock``, so that the detector sees registrations and its own
+  check in one order; every other park is recorded in ``_parked``, whose
+  single ``dict`` set, delete and copy operations are atomic on every
+  CPython build (under the GIL, and under the dict's own lock on
+  free-threaded builds), so the blocking path takes no extra lock for it.
+* With detection off the park path pays one read of ``_detector``. With it
+  on, ``_detector`` runs after the registration and before blocking. It may
+  claim the main thread's innermost watched waiter to abort its park: under
+  ``_watch_lock`` it takes the claim and marks ``_abort``, then (outside the
+  lock) stores the exception and releases the park lock. The aborted thread
+  gives the claim back and raises the exception, so its caller withdraws
+  the operation exactly as after an interrupt. A thread leaving a watched
+  park unregisters under ``_watch_lock`` before it looks at ``_abort``, so an
+  abort is either seen and honoured, or never started.
 """
 
 from __future__ import annotations
 
 import _thread
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Waiter", "redeliver_interrupt", "wait_for"]
 
 _allocate_lock = _thread.allocate_lock
+_get_ident = _thread.get_ident
+_monotonic = time.monotonic
 
 
 class Waiter:
@@ -50,17 +78,27 @@ class Waiter:
     ``ok``
         True for a real hand-off, False when the operation completed because
         a channel was closed.
+
+    ``what`` describes the operation for :mod:`gopool.debug`: None, or a pair
+    ``(reason, target)`` such as ``("chan receive", ch)``, rendered (with
+    ``repr(target)``) only when a dump is made. ``since`` and ``timeout`` are
+    set by ``park()``.
     """
 
-    __slots__ = ("_claim", "_park", "index", "ok", "value")
+    __slots__ = ("_abort", "_claim", "_park", "index", "ok", "since", "timeout", "value", "what")
 
-    def __init__(self) -> None:
+    since: float
+    timeout: float | None
+
+    def __init__(self, what: object = None) -> None:
         self._claim = _allocate_lock()
         self._park = _allocate_lock()
         self._park.acquire()
         self.index = -1
         self.value: Any = None
         self.ok = False
+        self.what = what
+        self._abort: object = None
 
     def claim(self) -> bool:
         """Take the right to complete this waiter; True for the first caller only."""
@@ -79,13 +117,25 @@ class Waiter:
         """Block until woken; False if ``timeout`` seconds passed first.
 
         Raises whatever a signal handler raises (``KeyboardInterrupt``) while
-        blocked. Either way the caller must withdraw through ``claim()``.
+        blocked, and :class:`gopool.DeadlockError` when deadlock detection
+        finds every thread asleep. Either way the caller must withdraw
+        through ``claim()``.
         """
-        if timeout is None:
-            return self._park.acquire()
-        if timeout <= 0:
+        if timeout is not None and timeout <= 0:
             return self._park.acquire(False)
-        return self._park.acquire(True, timeout)
+        self.since = _monotonic()
+        self.timeout = timeout
+        detect = _detector
+        if timeout is None and detect is not None:
+            return _park_watched(self, detect)
+        parked = _parked
+        parked[self] = _get_ident()
+        try:
+            if timeout is None:
+                return self._park.acquire()
+            return self._park.acquire(True, timeout)
+        finally:
+            del parked[self]
 
     def settle(self) -> None:
         """Wait for the wake-up of a claimer that beat us to ``claim()``.
@@ -146,3 +196,135 @@ def wait_for(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> 
         redeliver_interrupt(exc)
         return True
     return not withdraw()
+
+
+# -- the registry of parked threads, and the deadlock detector's hooks --
+
+_parked: dict[Waiter, int] = {}
+"""Waiters blocked in an unwatched park -> their thread's id (see the module docstring)."""
+
+_watch_lock = threading.Lock()
+_watched: dict[int, list[Waiter]] = {}
+"""Thread id -> its waiters in watched parks, innermost last; guarded by ``_watch_lock``."""
+
+_detector: Callable[[Waiter | None], BaseException | None] | None = None
+"""Set by :mod:`gopool.debug` while deadlock detection is on, else None.
+
+Called with the waiter of a thread about to park with no timeout (already in
+``_watched``), or with None by a thread that will never act again (a
+goroutine ending). Returns an exception for the calling thread to raise
+instead of parking (with its waiter claimed and ``_abort`` set to
+``_SELF``), or None.
+"""
+
+_SELF = object()
+"""``_abort`` mark: the waiter's own thread claimed it to report a deadlock."""
+_ABORTING = object()
+"""``_abort`` mark: another thread claimed the waiter and will wake it with an exception."""
+
+
+def thread_exiting() -> None:
+    """Tell the deadlock detector (if on) that the calling thread will not act again."""
+    detect = _detector
+    if detect is not None:
+        detect(None)
+
+
+def claim_for_abort(w: Waiter, *, own: bool) -> bool:
+    """Claim ``w`` to abort its park; ``_watch_lock`` held. False if already claimed.
+
+    ``own``: ``w`` belongs to the calling thread, which will raise without
+    parking; otherwise the caller must finish with :func:`deliver_abort`.
+    """
+    if not w._claim.acquire(False):
+        return False
+    w._abort = _SELF if own else _ABORTING
+    return True
+
+
+def deliver_abort(w: Waiter, exc: BaseException) -> None:
+    """Wake ``w``, claimed by :func:`claim_for_abort`, so that its park raises ``exc``."""
+    w._abort = exc
+    w._park.release()
+
+
+def _watch(w: Waiter, ident: int) -> None:
+    with _watch_lock:
+        stack = _watched.get(ident)
+        if stack is None:
+            _watched[ident] = [w]
+        else:
+            stack.append(w)
+
+
+def _unwatch(w: Waiter, ident: int) -> BaseException | None:
+    """Unregister ``w``; an interrupt arriving meanwhile is held back and returned.
+
+    A watched entry left behind would make the detector count a running
+    thread as asleep, so this retries until it has taken the lock.
+    """
+    held: BaseException | None = None
+    while True:
+        try:
+            with _watch_lock:
+                stack = _watched.get(ident)
+                if stack is not None and w in stack:
+                    stack.remove(w)
+                    if not stack:
+                        del _watched[ident]
+            return held
+        except BaseException as exc:
+            held = exc
+
+
+def _give_back(w: Waiter) -> BaseException | None:
+    """Undo an abort's claim on ``w`` so its caller can withdraw; an interrupt is held back.
+
+    If another thread claimed ``w``, its wake-up is waited for first (it is
+    on its way: the claim and the wake-up are one step of the detector).
+    """
+    held: BaseException | None = None
+    if w._abort is not _SELF:
+        while True:
+            try:
+                w._park.acquire()
+                break
+            except BaseException as exc:
+                held = exc
+    w._abort = None
+    w._claim.release()
+    return held
+
+
+def _park_watched(w: Waiter, detect: Callable[[Waiter | None], BaseException | None]) -> bool:
+    """``park(None)`` with deadlock detection on: register, check, block, honour an abort."""
+    ident = _get_ident()
+    _watch(w, ident)
+    own: BaseException | None = None
+    try:
+        own = detect(w)
+        if own is None:
+            w._park.acquire()
+    except BaseException:
+        held = _unwatch(w, ident)
+        if w._abort is not None:
+            held = _give_back(w) or held
+        if held is not None:
+            raise held  # noqa: B904 -- a second interrupt supersedes the first
+        raise
+    held = _unwatch(w, ident)
+    abort = w._abort
+    if abort is not None:
+        # Found deadlocked, by this thread (own) or by another one, whose
+        # wake-up the park above has consumed: give the claim back so that
+        # the caller's withdraw takes it, as after an interrupt.
+        exc = own if own is not None else abort
+        assert isinstance(exc, BaseException)
+        w._abort = None
+        w._claim.release()
+        if held is not None:
+            redeliver_interrupt(held)
+        raise exc
+    if held is not None:
+        redeliver_interrupt(held)
+    return True

@@ -33,18 +33,27 @@ Lock order: a ``select`` that must lock several channels at once locks them
 in ascending ``id()`` order, each channel once, so two selects (or a select
 and a ``close``) can never deadlock each other. A waiter's own locks are
 only ever taken after a channel lock, or with no channel lock held.
+
+For :mod:`gopool.debug`: a parked operation's waiter says what it waits on
+(``("chan receive", ch)``, ``("select", cases)``...), and every thread started
+by :func:`go` is in ``_goroutines`` from before it starts until its function
+has ended. Neither touches the fast paths, which never park.
 """
 
 from __future__ import annotations
 
+import _thread
 import itertools
+import os
 import random
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
+from . import _waiter
 from ._waiter import Waiter, redeliver_interrupt
 
 __all__ = [
@@ -182,7 +191,7 @@ class Chan(Generic[T]):
                     seconds = _seconds(timeout)
                     if seconds is not None and seconds <= 0:
                         raise TimeoutError("send timed out: channel not ready")
-                    w = Waiter()
+                    w = Waiter(("chan send", self))
                     self._sendq.append((w, 0, value))
             if w is None:
                 if isinstance(done, Waiter):
@@ -233,7 +242,7 @@ class Chan(Generic[T]):
                     seconds = _seconds(timeout)
                     if seconds is not None and seconds <= 0:
                         raise TimeoutError("receive timed out: channel empty")
-                    w = Waiter()
+                    w = Waiter(("chan receive", self))
                     self._recvq.append((w, 0, None))
             if w is None:
                 assert got is not None
@@ -353,10 +362,10 @@ def _remove_waiter(queue: deque[_Entry], w: Waiter) -> None:
         queue.remove(entry)
 
 
-def _park_forever(timeout: Timeout) -> None:
+def _park_forever(timeout: Timeout, reason: str) -> None:
     """Block as a nil channel does: until ``timeout`` (TimeoutError), or forever."""
     seconds = _seconds(timeout)
-    if not Waiter().park(seconds):
+    if not Waiter((reason, None)).park(seconds):
         raise TimeoutError("operation on nil channel timed out")
     raise AssertionError("a waiter nobody can see was woken")  # pragma: no cover
 
@@ -371,16 +380,16 @@ class _NilChan(Chan[Any]):
 
     def send(self, value: Any, *, timeout: Timeout = None) -> None:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout)
+        _park_forever(timeout, "chan send (nil chan)")
 
     def recv_ok(self, *, timeout: Timeout = None) -> tuple[Any, bool]:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout)
+        _park_forever(timeout, "chan receive (nil chan)")
         return None, False  # pragma: no cover
 
     def recv(self, *, timeout: Timeout = None) -> Any:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout)
+        _park_forever(timeout, "chan receive (nil chan)")
 
     def close(self) -> None:
         """Raise :class:`ClosedChannelError`: a nil channel cannot be closed."""
@@ -604,7 +613,7 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
             if done:
                 return
         if default_at < 0:
-            w = Waiter()
+            w = Waiter(("select", ops))
             for i in order:
                 kind, ch, value = ops[i]
                 if ch is nilchan:
@@ -623,7 +632,7 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         if w is None:
             return default_at, None
         if not published:
-            _park_forever(timeout)
+            _park_forever(timeout, "select (no cases)")
         woke = w.park(_seconds(timeout))
     except BaseException as exc:
         # As in Chan.send: a published waiter is taken back or honoured.
@@ -684,8 +693,66 @@ def _under_locks(chans: list[Chan[Any]], fn: Callable[[], None], start: int = 0)
 
 # -- goroutines --
 
+# _goroutine_ids_lock guards _goroutine_ids and _goroutines.
 _goroutine_ids = itertools.count(1)
 _goroutine_ids_lock = threading.Lock()
+_goroutines: dict[threading.Thread, tuple[int, str, str]] = {}
+"""Every live thread started by :func:`go` -> (number, function name, where it was created).
+
+Read by :mod:`gopool.debug` for dumps and deadlock detection. An entry is
+added before the thread starts and removed when its function has ended.
+"""
+_current = threading.local()  # .goroutine: the number of the goroutine running here
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "_examples") + os.sep
+
+
+def _created_by() -> str:
+    """The caller of :func:`go` outside gopool's own modules, and its thread (for dumps)."""
+    f = sys._getframe(2)
+    while f.f_back is not None:
+        filename = f.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) or filename.startswith(_EXAMPLES_DIR):
+            break
+        f = f.f_back
+    parent = getattr(_current, "goroutine", None)
+    if parent is not None:
+        thread = f"goroutine {parent}"
+    elif _thread.get_ident() == threading.main_thread().ident:
+        thread = "the main thread"
+    else:
+        thread = f"thread {_thread.get_ident()}"
+    return f"{f.f_code.co_qualname} in {thread}\n    {f.f_code.co_filename}:{f.f_lineno}"
+
+
+def _report(exc: BaseException) -> None:
+    """Hand ``exc`` to ``threading.excepthook``, as a thread does for an uncaught exception."""
+    args = threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread()))
+    try:
+        threading.excepthook(args)
+    except Exception:
+        print("Exception in threading.excepthook:", file=sys.stderr, flush=True)
+        sys.excepthook(*sys.exc_info())
+    finally:
+        del args
+
+
+def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) -> None:
+    """The body of a goroutine's thread: ``fn``, then leave the registry."""
+    _current.goroutine = n
+    try:
+        fn(*args, **kwargs)
+    except BaseException as exc:
+        if _waiter._detector is None:
+            raise
+        # The exit check below may end the program with a DeadlockError in
+        # the main thread: report what killed this goroutine first.
+        _report(exc)
+    finally:
+        _waiter.thread_exiting()
+        with _goroutine_ids_lock:
+            del _goroutines[threading.current_thread()]
 
 
 def go(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thread:
@@ -698,11 +765,23 @@ def go(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thr
     """
     if not callable(fn):
         raise TypeError(f"go: {fn!r} is not callable")
+    created_by = _created_by()
     with _goroutine_ids_lock:
         n = next(_goroutine_ids)
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
     thread = threading.Thread(
-        target=fn, args=args, kwargs=kwargs, name=f"goroutine-{n} [{name}]", daemon=True
+        target=_run_goroutine,
+        args=(n, fn, args, kwargs),
+        name=f"goroutine-{n} [{name}]",
+        daemon=True,
     )
-    thread.start()
+    info = (n, name, created_by)
+    with _goroutine_ids_lock:
+        _goroutines[thread] = info
+    try:
+        thread.start()
+    except BaseException:
+        with _goroutine_ids_lock:
+            _goroutines.pop(thread, None)
+        raise
     return thread

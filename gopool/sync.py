@@ -161,7 +161,7 @@ class WaitGroup:
                 return True
             if seconds is not None and seconds <= 0:
                 return False
-            w = Waiter()
+            w = Waiter(("WaitGroup.wait", self))
             self._waiters.append(w)
 
         def withdraw() -> bool:
@@ -263,7 +263,7 @@ class Once:
                     "sync: Once.do called from the function it is running (a deadlock in Go)"
                 )
             else:
-                w = Waiter()
+                w = Waiter(("Once.do", self))
                 self._waiters.append(w)
         if running:
             self._wait(w)
