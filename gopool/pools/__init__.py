@@ -8,12 +8,29 @@ loudly on a closed or cancelled pool; a cancellation stops the workers after
 their current job and closes ``results()``; no thread outlives a closed,
 stopped or cancelled pool. The pools share one worker loop
 (:mod:`gopool.pools._base`) and differ only where the article's pools do.
+
+Every pool reports on itself: ``pool.stats()`` is a frozen
+:class:`PoolStats` (counts, throughput, latency percentiles, each worker's
+:class:`WorkerStats`); ``stall_after=`` reports a worker stuck on one job,
+unless the job calls :func:`heartbeat` now and then.
 """
 
+from ._base import heartbeat
 from .dynamic import DynamicPool
 from .generic import Pool
 from .job import Job, Result
 from .rate_limited import RateLimitedPool
+from .stats import PoolStats, WorkerStats
 from .struct import WorkerPool
 
-__all__ = ["DynamicPool", "Job", "Pool", "RateLimitedPool", "Result", "WorkerPool"]
+__all__ = [
+    "DynamicPool",
+    "Job",
+    "Pool",
+    "PoolStats",
+    "RateLimitedPool",
+    "Result",
+    "WorkerPool",
+    "WorkerStats",
+    "heartbeat",
+]

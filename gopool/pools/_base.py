@@ -42,9 +42,27 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   comes first. So ``workers`` bounds the futures in flight, and a future
   abandoned at the cancellation counts its job cancelled. The pool never
   shuts the executor down.
+* Stats. ``stats()`` reports the counts above, taken under ``lock``, so
+  they stay exact. Each worker thread has a :class:`_WorkerState`, listed
+  in ``worker_states`` from its first moment to its exit. Its ``current``
+  job is one reference (a ``(job, since, phase)`` tuple, or None when
+  idle), written only by that worker and read by others under ``lock``;
+  its other fields are guarded by ``lock``. A finished job's duration and
+  end time go into two bounded deques in the critical section that counts
+  it, so the hot path takes no lock it did not already take (but for a
+  pool with ``stall_after``).
+* Stalls. With ``stall_after``, ``stall_handle`` (guarded by ``lock``) is
+  the one stall check a pool has scheduled, or None: armed, if none is,
+  when a job starts running or a heartbeat comes; when it fires it reports
+  every stall not yet reported (once per stall: a stall is a job running
+  since its start or its last heartbeat), and re-arms for the earliest
+  deadline left, if any. Nothing polls: with no job running, nothing is
+  scheduled. It runs on the timer scheduler thread, so it only looks; the
+  reports (logging, the user's callback) run in a goroutine.
 
 Lock order: ``_Core.lock`` before a channel's or a context's lock, never the
-reverse. It is never held while blocking or while running user code. A
+reverse; and before the timer scheduler's lock (a stall check is armed
+under it). It is never held while blocking or while running user code. A
 garbage collection can run a pool's finalizer in any thread, in the middle
 of any allocation: in a thread of the pool's own (which may hold these
 locks) the finalizer hands its work to a new goroutine instead.
@@ -52,11 +70,15 @@ locks) the finalizer hands its work to a new goroutine instead.
 
 from __future__ import annotations
 
+import logging
+import math
 import pickle
 import reprlib
 import threading
+import time
 import warnings
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from types import TracebackType
@@ -65,8 +87,11 @@ from typing import Any, Generic, Self, TypeVar
 from ..chan import Chan, ClosedChannelError, RecvChan, go, select
 from ..context import Canceled, Context, DeadlineExceeded, after_func, background, with_cancel
 from ..sync import WaitGroup
+from ..timers import TimerHandle, schedule
+from ..timers import after_func as timer_after_func
+from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, percentiles, throughput
 
-__all__ = ["default_buffer"]
+__all__ = ["default_buffer", "heartbeat"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,7 +106,12 @@ _FAILED = object()
 """An ordered ``map()`` slot whose job failed: yields nothing, but keeps the order moving."""
 
 _internal = threading.local()
-"""``_internal.core``: the pool a thread works for (its workers, a ``map()`` feeder)."""
+"""``_internal.core``: the pool a thread works for (its workers, a ``map()`` feeder);
+``_internal.worker``: a worker's :class:`_WorkerState` (for :func:`heartbeat`)."""
+
+_logger = logging.getLogger("gopool")
+
+_monotonic = time.monotonic
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -122,13 +152,44 @@ class _Tagged:
         self.value = value
 
 
+class _WorkerState:
+    """One worker thread's part of the stats.
+
+    ``current`` is written only by the worker itself (one reference, so a
+    reader never sees half of it) and read by others under ``_Core.lock``:
+    None when idle, else ``(job, since, phase)``, where ``phase`` is
+    ``"running"`` (``since``: when ``process(job)`` started), ``"waiting"``
+    (for the pool's limiter, since the job was taken) or ``"delivering"``
+    (waiting for room in a full ``results()``; ``since``: the job's start).
+    ``_Core.lock`` guards the other fields: ``id`` and ``name`` (set once),
+    ``beat`` (the last :func:`heartbeat`, 0.0 if none) and ``reported``
+    (the start of the stall clock last reported as stalled, so a stall is
+    reported once).
+    """
+
+    __slots__ = ("beat", "current", "id", "name", "reported")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.id = 0
+        self.current: tuple[Any, float, str] | None = None
+        self.beat = 0.0
+        self.reported = -1.0
+
+
 class _Core:
     """The state a pool shares with its workers (everything but the pool object itself)."""
 
+    track_jobs = True
+    """Class-wide switch, on but for ``benchmarks/bench_pools.py``'s stats-off rows: with it
+    off (and no ``stall_after``), workers skip the per-job timing and ``current`` job, to
+    measure what that costs."""
+
     # Fixed at creation: name, jobs, results, process, wrap_result,
     # wrap_error, before_job, check_job, quit, initial_workers, wg, halted
-    # (a lock used as an atomic flag: held once the pool is halted).
-    # lock guards every other field.
+    # (a lock used as an atomic flag: held once the pool is halted), and,
+    # set by the pool's constructor before anyone else sees the core,
+    # stall_after and on_stall. lock guards every other field.
     __slots__ = (
         "accepted",
         "before_job",
@@ -138,27 +199,36 @@ class _Core:
         "closed",
         "ctx",
         "delivered",
+        "ended_at",
         "errors",
         "executor",
         "executor_checked",
         "failed",
+        "failed_results",
         "halted",
         "initial_workers",
         "jobs",
         "jobs_closed",
         "lock",
         "name",
+        "on_stall",
         "pending_quits",
         "process",
         "quit",
+        "recent",
         "reported",
         "results",
         "results_closed",
         "seq",
+        "stall_after",
+        "stall_handle",
         "started",
+        "started_at",
         "stop_after",
         "threads",
         "wg",
+        "worker_ids",
+        "worker_states",
         "workers",
         "wrap_error",
         "wrap_result",
@@ -214,6 +284,16 @@ class _Core:
         self.failed = 0
         self.cancelled = 0
         self.errors: list[BaseException] = []
+        self.failed_results = 0  # WorkerPool: delivered Results that carry an error
+        self.started_at = 0.0
+        self.ended_at = 0.0  # when the last worker left (the figures of a closed pool stop there)
+        # (start, end) of the last jobs to finish, for latency and throughput.
+        self.recent: deque[tuple[float, float]] = deque(maxlen=LATENCY_WINDOW)
+        self.worker_ids = 0
+        self.worker_states: list[_WorkerState] = []
+        self.stall_after: float | None = None
+        self.on_stall: Callable[[WorkerStats], object] | None = None
+        self.stall_handle: TimerHandle | None = None
 
     # -- starting --
 
@@ -234,6 +314,7 @@ class _Core:
         # the pool's own cancellations stop it first and halt directly.
         self.stop_after = after_func(c, self.halt_in_goroutine)
         self.started = True
+        self.started_at = _monotonic()
         if c.err() is not None:
             return -1
         return self.reserve_locked(workers)
@@ -461,11 +542,18 @@ class _Core:
         if close:
             self.results.close()
 
-    def worker_exited(self, told_to_quit: bool) -> None:
+    def worker_exited(self, told_to_quit: bool, ws: _WorkerState | None = None) -> None:
         with self.lock:
             if not told_to_quit:  # else take_quit_locked() did it
                 self.threads -= 1
                 self.workers -= 1
+            if ws is not None:
+                self.worker_states.remove(ws)
+            if self.threads == 0:
+                self.ended_at = _monotonic()
+                if self.stall_handle is not None:
+                    self.stall_handle.cancel()  # no job left to watch
+                    self.stall_handle = None
             close = self.threads == 0 and self.jobs_closed and not self.results_closed
             if close:
                 self.results_closed = True
@@ -482,8 +570,19 @@ class _Core:
 
     # -- accounting, called by the workers --
 
-    def record_failure(self, seq: int, job: Any, exc: BaseException) -> bool:
-        """Record a handler's exception; True if this worker must now leave."""
+    def record_failure(
+        self,
+        seq: int,
+        job: Any,
+        exc: BaseException,
+        ws: _WorkerState | None = None,
+        since: float = 0.0,
+    ) -> bool:
+        """Record a handler's exception; True if this worker must now leave.
+
+        With ``ws``, the job (running since ``since``) also ends for the stats.
+        """
+        end = _monotonic()
         try:
             exc.add_note(f"{self.name} job #{seq} failed: {_repr.repr(job)}")
         except Exception:  # pragma: no cover - a handler that broke __notes__
@@ -491,6 +590,9 @@ class _Core:
         with self.lock:
             self.failed += 1
             self.errors.append(exc)
+            if ws is not None:
+                ws.current = None
+                self.recent.append((since, end))
             return self.take_quit_locked()
 
     def take_quit_locked(self) -> bool:
@@ -504,6 +606,74 @@ class _Core:
     def add_cancelled(self) -> None:
         with self.lock:
             self.cancelled += 1
+
+    # -- stalls: one check scheduled per pool, for the earliest deadline --
+
+    def job_started(self, ws: _WorkerState, job: Any, since: float) -> None:
+        """A worker of a pool with ``stall_after`` starts running ``job``: watch it."""
+        with self.lock:
+            ws.current = (job, since, "running")
+            self.arm_stall_check_locked(since)
+
+    def arm_stall_check_locked(self, clock: float) -> None:
+        """Make sure a stall check is scheduled, for a stall clock started at ``clock``.
+
+        Any check already scheduled is due no later than this one would be
+        (every clock it watches started earlier), so one is enough.
+        """
+        if self.stall_handle is None:
+            assert self.stall_after is not None
+            self.stall_handle = schedule(clock + self.stall_after, self.check_stalls)
+
+    def check_stalls(self) -> None:
+        """The stall check (on the timer scheduler thread): find new stalls, re-arm, report."""
+        stall_after = self.stall_after
+        assert stall_after is not None
+        now = _monotonic()
+        found: list[tuple[_WorkerState, Any, float, float]] = []
+        with self.lock:
+            self.stall_handle = None
+            due = math.inf
+            for ws in self.worker_states:
+                current = ws.current
+                if current is None or current[2] != "running":
+                    continue
+                job, since, _ = current
+                clock = max(since, ws.beat)
+                if ws.reported == clock:
+                    continue  # this stall was reported; a heartbeat or a new job re-arms
+                if clock + stall_after <= now:
+                    ws.reported = clock
+                    found.append((ws, job, now - since, now - clock))
+                else:
+                    due = min(due, clock + stall_after)
+            if due != math.inf:
+                self.stall_handle = schedule(due, self.check_stalls)
+            if found:
+                reports = [(ws.id, ws.name, job, busy, quiet) for ws, job, busy, quiet in found]
+        if found:
+            # The scheduler thread must stay quick: reprs, logging and the
+            # user's callback run in a goroutine of their own.
+            timer_after_func(0, lambda: self.report_stalls(reports))
+
+    def report_stalls(self, reports: list[tuple[int, str, Any, float, float]]) -> None:
+        """Tell the user about each stall: ``on_stall(WorkerStats)``, else a logging warning."""
+        for wid, name, job, busy, quiet in reports:
+            worker = WorkerStats(wid, name, _repr_job(job), busy, quiet, True, "stalled")
+            if self.on_stall is not None:
+                self.on_stall(worker)
+            else:
+                _logger.warning(
+                    "%s: worker %d (%s) stalled: on job %s for %.1f s, %.1f s without a "
+                    "heartbeat (stall_after=%g s)",
+                    self.name,
+                    wid,
+                    name,
+                    worker.job,
+                    busy,
+                    quiet,
+                    self.stall_after,
+                )
 
     # -- the pool dropped or alive at exit --
 
@@ -521,6 +691,72 @@ class _Core:
                 stacklevel=2,
             )
         self.abort()
+
+    def stats(self) -> PoolStats:
+        """A :class:`PoolStats` snapshot: counts under ``lock``, figures and reprs outside it."""
+        now = _monotonic()
+        with self.lock:
+            queued = len(self.jobs)
+            if self.halted.locked():
+                state = "cancelled"
+            elif self.closed:
+                state = "closing" if self.threads else "closed"
+            else:
+                state = "running" if self.started else "new"
+            workers = [(ws.id, ws.name, ws.current, ws.beat) for ws in self.worker_states]
+            failed_results = self.failed_results
+            submitted = self.accepted
+            completed = self.delivered - failed_results
+            failed = self.failed + failed_results
+            cancelled = self.cancelled
+            live = self.workers
+            if state in ("closed", "cancelled") and self.threads == 0 and self.ended_at:
+                now = self.ended_at  # a finished pool's figures stay as they were at the end
+            started_at = self.started_at if self.started else now
+            recent = list(self.recent)
+        stall_after = self.stall_after
+        per_worker = []
+        in_flight = 0
+        for wid, name, current, beat in workers:
+            if current is None:
+                per_worker.append(WorkerStats(wid, name, None, 0.0, 0.0, False, "idle"))
+                continue
+            in_flight += 1
+            job, since, phase = current
+            quiet = now - max(since, beat) if phase == "running" else 0.0
+            stalled = stall_after is not None and quiet >= stall_after
+            per_worker.append(
+                WorkerStats(
+                    wid,
+                    name,
+                    _repr_job(job),
+                    now - since,
+                    quiet,
+                    stalled,
+                    "stalled" if stalled else phase,
+                )
+            )
+        p50, p95, p99 = percentiles([end - start for start, end in recent], (50, 95, 99))
+        return PoolStats(
+            pool=self.name,
+            state=state,
+            submitted=submitted,
+            queued=queued,
+            in_flight=in_flight,
+            completed=completed,
+            failed=failed,
+            cancelled=cancelled,
+            workers=live,
+            throughput=throughput(
+                [end for _, end in recent], now, started_at, len(recent) == LATENCY_WINDOW
+            ),
+            latency_p50=p50,
+            latency_p95=p95,
+            latency_p99=p99,
+            per_worker=tuple(per_worker),
+            stall_after=stall_after,
+            elapsed=now - started_at,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -541,6 +777,77 @@ class _Core:
                 "failed": self.failed,
                 "cancelled": self.cancelled,
             }
+
+
+def _repr_job(job: Any) -> str:
+    """A job's ``repr`` for the stats, truncated; never raises (a broken ``__repr__`` says so)."""
+    try:
+        return _repr.repr(job)
+    except Exception as exc:
+        return f"<{type(job).__name__}: repr failed: {type(exc).__name__}>"
+
+
+def heartbeat() -> bool:
+    """Tell the pool that the job running in this thread is alive: reset its stall clock.
+
+    Call it now and then inside a long job of a pool with ``stall_after``:
+    the worker is reported stalled only after ``stall_after`` seconds
+    without a heartbeat (or, without any, since the job started), and a
+    worker reported stalled that beats again is no longer stalled (a later
+    silence is a new stall, reported again). Returns True if the calling
+    thread is a pool's worker running a job (the heartbeat counted), False
+    anywhere else, where it does nothing. Never blocks beyond a short
+    critical section; cheap enough to call every few milliseconds.
+    """
+    ws: _WorkerState | None = getattr(_internal, "worker", None)
+    core: _Core | None = getattr(_internal, "core", None)
+    if ws is None or core is None:
+        return False
+    now = _monotonic()
+    with core.lock:
+        current = ws.current
+        if current is None or current[2] != "running":
+            return False
+        ws.beat = now
+        if core.stall_after is not None:
+            core.arm_stall_check_locked(now)
+    return True
+
+
+def _check_stall_after(stall_after: object, what: str) -> float | None:
+    if stall_after is None:
+        return None
+    if not isinstance(stall_after, int | float) or isinstance(stall_after, bool):
+        raise TypeError(
+            f"{what}: stall_after must be a number of seconds or None, not {stall_after!r}"
+        )
+    if math.isnan(stall_after) or stall_after <= 0:
+        raise ValueError(f"{what}: stall_after must be > 0 seconds, not {stall_after!r}")
+    return float(stall_after)
+
+
+_new_pool_hooks: list[Callable[[PoolBase[Any, Any]], object]] = []
+_new_pool_hooks_lock = threading.Lock()  # guards _new_pool_hooks
+
+
+def on_new_pool(hook: Callable[[PoolBase[Any, Any]], object]) -> Callable[[], None]:
+    """Call ``hook(pool)`` for every pool created from now on; returns a function that stops it.
+
+    For tools that watch pools they do not create (``python -m gopool
+    --live`` watches each example's pool). The hook runs in the thread that
+    creates the pool, at the end of its constructor; an exception from it
+    propagates to that constructor's caller.
+    """
+    check_callable(hook, "on_new_pool: hook")
+    with _new_pool_hooks_lock:
+        _new_pool_hooks.append(hook)
+
+    def remove() -> None:
+        with _new_pool_hooks_lock:
+            if hook in _new_pool_hooks:
+                _new_pool_hooks.remove(hook)
+
+    return remove
 
 
 def _dropped(core: _Core) -> None:
@@ -591,8 +898,23 @@ def _work(core: _Core) -> None:
     wrap_result = core.wrap_result
     wrap_error = core.wrap_error
     before_job = core.before_job
+    stall_after = core.stall_after
+    # The stats' share of the loop: the job's start and end times and the
+    # worker's current job (see _WorkerState); the counts are kept anyway.
+    track = core.track_jobs or stall_after is not None
+    # The common case in one branch per job: no limiter wait, no stall timer.
+    plain = track and before_job is None and stall_after is None
+    watched = track and not plain
+    monotonic = _monotonic
+    recent_append = core.recent.append
+    ws = _WorkerState(threading.current_thread().name)
+    since = end = 0.0
     with lock:
         ctx = core.ctx
+        core.worker_ids += 1
+        ws.id = core.worker_ids
+        core.worker_states.append(ws)
+    _internal.worker = ws
     assert ctx is not None
     done_recv = ctx.done().recv
     next_job: Callable[[], tuple[Any, bool]] = (
@@ -611,10 +933,23 @@ def _work(core: _Core) -> None:
                 core.add_cancelled()
                 break
             seq, job, tag = item
+            failed = False
+            if plain:
+                since = monotonic()
+                ws.current = (job, since, "running")
+            elif watched and before_job is not None:
+                ws.current = (job, monotonic(), "waiting")
             try:
                 if before_job is not None and not _may_start(before_job, ctx, done_recv):
                     core.add_cancelled()
                     break
+                if watched:
+                    # The wait for a token, if any, is not the job's time.
+                    since = monotonic()
+                    if stall_after is None:
+                        ws.current = (job, since, "running")
+                    else:
+                        core.job_started(ws, job, since)
                 if executor is None:
                     out = process(job)
                 else:
@@ -624,7 +959,7 @@ def _work(core: _Core) -> None:
                         break
             except BaseException as exc:
                 if wrap_error is None:
-                    told_to_quit = core.record_failure(seq, job, exc)
+                    told_to_quit = core.record_failure(seq, job, exc, ws if track else None, since)
                     if tag is not None:
                         # An ordered map() waits for this slot: tell it to skip.
                         marker = _Tagged(tag, _FAILED)
@@ -636,8 +971,13 @@ def _work(core: _Core) -> None:
                     if told_to_quit:
                         break
                     continue
+                if track:
+                    end = monotonic()
+                failed = True
                 out = wrap_error(job, exc)
             else:
+                if track:
+                    end = monotonic()
                 if wrap_result is not None:
                     out = wrap_result(job, out)
             if tag is not None:
@@ -646,18 +986,26 @@ def _work(core: _Core) -> None:
                 send(out, timeout=0.0)
             except TimeoutError:
                 # Results are full: wait for room, or for the cancellation.
+                if track:
+                    ws.current = (job, since, "delivering")  # not stalled: waiting for a reader
                 if select((send, out), done_recv)[0] != 0:
                     core.add_cancelled()
                     break
             with lock:
                 core.delivered += 1
+                if failed:
+                    core.failed_results += 1
+                if track:
+                    ws.current = None
+                    recent_append((since, end))
                 if core.pending_quits:
                     told_to_quit = core.take_quit_locked()
             if told_to_quit:
                 break
     finally:
         _internal.core = None
-        core.worker_exited(told_to_quit)
+        _internal.worker = None
+        core.worker_exited(told_to_quit, ws)
 
 
 def _run_in(
@@ -727,11 +1075,38 @@ class PoolBase(Generic[T, R]):
     _core: _Core
     _finalizer: weakref.finalize[Any, Any]
 
-    def _setup(self, core: _Core) -> None:
+    def _setup(
+        self,
+        core: _Core,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
+    ) -> None:
+        core.stall_after = _check_stall_after(stall_after, core.name)
+        if on_stall is not None:
+            check_callable(on_stall, f"{core.name}: on_stall")
+        core.on_stall = on_stall
         self._core = core
         # The workers hold the core, not the pool: a dropped pool is collected,
         # and this cancels what it would never run (and warns about it).
         self._finalizer = weakref.finalize(self, _dropped, core)
+        with _new_pool_hooks_lock:
+            hooks = list(_new_pool_hooks)
+        for hook in hooks:
+            hook(self)
+
+    def stats(self) -> PoolStats:
+        """A frozen snapshot of the pool's counts, throughput, latency and workers.
+
+        The counts are taken together under the pool's lock, so they agree
+        (see :class:`~gopool.pools.PoolStats`: once the pool is closed,
+        ``completed + failed + cancelled == submitted``). Each worker's
+        :class:`~gopool.pools.WorkerStats` says which job it runs, for how
+        long, and whether it is stalled (``stall_after``). Safe from any
+        thread, at any time, also on a closed pool; never blocks beyond a
+        short critical section. Costs O(workers + 1,024): call it a few
+        times a second, not per job.
+        """
+        return self._core.stats()
 
     def start(self, ctx: Context | None = None) -> Self:
         """Start the workers under ``ctx`` (``background()`` if None); return the pool.

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from ..chan import default, select
 from ._base import PoolBase, _Core, check_callable, check_count
+from .stats import WorkerStats
 
 __all__ = ["DynamicPool"]
 
@@ -52,7 +53,8 @@ class DynamicPool(PoolBase[T, R]):
     printed 5 to 15 of its 50 results); this ``stop()`` delivers all 50.
     Exceptions from ``process`` are raised by ``stop()`` in an
     ``ExceptionGroup``, as :class:`~gopool.pools.Pool` does. ``executor``
-    runs the jobs elsewhere, as for :class:`~gopool.pools.Pool`. Raises
+    runs the jobs elsewhere, and ``stall_after`` and ``on_stall`` watch for
+    stalled workers, as for :class:`~gopool.pools.Pool`. Raises
     ``TypeError`` for a non-int size or a non-callable ``process``,
     ``ValueError`` for ``max_workers < 1`` or ``buffer < 0``.
     """
@@ -66,6 +68,8 @@ class DynamicPool(PoolBase[T, R]):
         *,
         buffer: int = 100,
         executor: Executor | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
         self._max_workers = check_count(max_workers, "DynamicPool: max_workers", 1)
         size = check_count(buffer, "DynamicPool: buffer", 0)
@@ -80,7 +84,9 @@ class DynamicPool(PoolBase[T, R]):
                 buffer=size,
                 quit_tokens=self._max_workers,
                 executor=executor,
-            )
+            ),
+            stall_after,
+            on_stall,
         )
 
     @property

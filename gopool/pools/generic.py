@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
+from .stats import WorkerStats
 
 __all__ = ["Pool"]
 
@@ -63,6 +64,16 @@ class Pool(PoolBase[T, R]):
     executor down: its owner does. With a ``ProcessPoolExecutor``,
     ``start()`` (or ``map()``) raises ``TypeError`` if ``process`` does not
     pickle.
+
+    ``stall_after`` (seconds, every pool takes it; None, the default, for
+    none): a worker running one job that long without a
+    :func:`~gopool.pools.heartbeat` is stalled: ``stats()`` says so, and
+    each stall is reported once, to ``on_stall(worker_stats)`` (run in a
+    goroutine of its own) if given, else as a WARNING on the ``"gopool"``
+    logger naming the pool, the worker, the job and for how long. Detected
+    by one timer per pool, armed only while a job runs: no polling. Raises
+    ``TypeError`` for a ``stall_after`` that is not a number or a
+    non-callable ``on_stall``, ``ValueError`` for ``stall_after <= 0``.
     """
 
     __slots__ = ()
@@ -74,10 +85,14 @@ class Pool(PoolBase[T, R]):
         *,
         buffer: int | None = None,
         executor: Executor | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
         workers = check_count(workers, "Pool: workers", 1)
         size = default_buffer(workers) if buffer is None else check_count(buffer, "Pool: buffer", 0)
         check_callable(process, "Pool: process")
         self._setup(
-            _Core("Pool", process, initial_workers=workers, buffer=size, executor=executor)
+            _Core("Pool", process, initial_workers=workers, buffer=size, executor=executor),
+            stall_after,
+            on_stall,
         )

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from ..rate import Limiter
 from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
+from .stats import WorkerStats
 
 __all__ = ["RateLimitedPool"]
 
@@ -39,7 +40,9 @@ class RateLimitedPool(PoolBase[T, R]):
 
     Otherwise as :class:`~gopool.pools.Pool`: results, failures raised by
     ``close()``, ``map()``, ``executor`` (the token is taken in the worker
-    thread, before the job is handed to the executor). Raises ``TypeError`` for a non-number rate, a
+    thread, before the job is handed to the executor), ``stall_after`` and
+    ``on_stall`` (the wait for a token is not counted towards a stall: the
+    stall clock starts with the job). Raises ``TypeError`` for a non-number rate, a
     non-int size or a non-callable ``process``; ``ValueError`` for a rate
     that is not positive, ``burst < 1``, ``workers < 1`` or ``buffer < 0``.
     """
@@ -55,6 +58,8 @@ class RateLimitedPool(PoolBase[T, R]):
         burst: int = 1,
         buffer: int | None = None,
         executor: Executor | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
         workers = check_count(workers, "RateLimitedPool: workers", 1)
         if not isinstance(rate, int | float) or isinstance(rate, bool):
@@ -79,7 +84,9 @@ class RateLimitedPool(PoolBase[T, R]):
                 buffer=size,
                 before_job=self._limiter.wait,
                 executor=executor,
-            )
+            ),
+            stall_after,
+            on_stall,
         )
 
     @property

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._base import PoolBase, _Core, check_callable, check_count
 from .job import Job, Result
+from .stats import WorkerStats
 
 __all__ = ["WorkerPool"]
 
@@ -57,7 +58,9 @@ class WorkerPool(PoolBase[Job, Result]):
     context manager, ``with WorkerPool(...) as pool:`` starts it and closes
     it on exit. ``executor`` runs ``handler`` elsewhere, as for
     :class:`~gopool.pools.Pool` (an exception from there lands in
-    ``Result.error`` all the same). Raises ``TypeError`` for a non-int size,
+    ``Result.error`` all the same), and ``stall_after`` and ``on_stall``
+    watch for stalled workers, as for :class:`~gopool.pools.Pool` (a
+    handler's exception counts in ``stats().failed``). Raises ``TypeError`` for a non-int size,
     a non-callable handler or a bad ``executor``, ``ValueError`` for
     ``workers < 1`` or ``job_buffer < 0``.
     """
@@ -71,6 +74,8 @@ class WorkerPool(PoolBase[Job, Result]):
         handler: Callable[[Job], Any],
         *,
         executor: Executor | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
         workers = check_count(workers, "WorkerPool: workers", 1)
         job_buffer = check_count(job_buffer, "WorkerPool: job_buffer", 0)
@@ -85,7 +90,9 @@ class WorkerPool(PoolBase[Job, Result]):
                 wrap_error=_failed,
                 check_job=_check_job,
                 executor=executor,
-            )
+            ),
+            stall_after,
+            on_stall,
         )
 
     def submit(self, job: Job) -> None:

@@ -1,0 +1,159 @@
+"""What ``pool.stats()`` returns: a frozen snapshot of a pool and of each of its workers.
+
+Invariants: a :class:`PoolStats` is taken under the pool's lock in one
+piece, so its counts agree with each other at that instant (once the pool
+is closed, ``completed + failed + cancelled == submitted``); it is frozen,
+so a snapshot handed to another thread cannot change under it. Nothing here
+holds a reference to a job: a worker's job is kept as its (truncated)
+``repr``.
+
+The pools keep the raw material (counts, the recent job durations and end
+times, each worker's current job) in :mod:`gopool.pools._base`; the
+helpers below turn it into figures, outside the pool's lock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["LATENCY_WINDOW", "RATE_WINDOW", "PoolStats", "WorkerStats"]
+
+LATENCY_WINDOW = 1024
+"""How many of the most recent job durations the latency percentiles are taken over."""
+
+RATE_WINDOW = 5.0
+"""The span, in seconds, that ``throughput`` is measured over (the last few seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """One worker thread of a pool, as :meth:`PoolBase.stats` saw it.
+
+    ``id`` numbers the pool's workers 1, 2, ... in the order they started
+    (a worker that leaves keeps its number; a new one gets the next);
+    ``name`` is its thread's name. ``job`` is the ``repr`` (truncated to
+    about 60 characters) of the job it is running, or None when idle;
+    ``busy_for`` how long, in seconds, it has been on that job (0.0 when
+    idle); ``quiet_for`` how long since the job started or since its last
+    :func:`~gopool.pools.heartbeat`, whichever came later (0.0 when idle);
+    ``stalled`` whether ``quiet_for`` has reached the pool's
+    ``stall_after`` (always False when the pool has none).
+
+    ``state`` sums it up: ``"idle"``; ``"running"`` its job;
+    ``"stalled"`` (running, and stalled); ``"waiting"`` for its turn to
+    start the job it holds (a ``RateLimitedPool``'s limiter; ``busy_for``
+    counts that wait, ``quiet_for`` is 0.0); ``"delivering"``: the job is
+    done and its result waits for room in a full ``results()`` (no stall:
+    the pool waits for its reader).
+    """
+
+    id: int
+    name: str
+    job: str | None
+    busy_for: float
+    quiet_for: float
+    stalled: bool
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """A consistent snapshot of a pool (what :meth:`PoolBase.stats` returns).
+
+    Counts, all taken at one instant under the pool's lock:
+
+    * ``submitted``: jobs accepted so far (a ``submit`` blocked on a full
+      buffer is counted from the moment it passed the closed check; one
+      that then fails is taken back);
+    * ``queued``: jobs waiting in the job buffer;
+    * ``in_flight``: jobs a worker has taken and not finished;
+    * ``completed``: jobs whose handler returned (for ``WorkerPool``: whose
+      ``Result`` has no error);
+    * ``failed``: jobs whose handler raised (recorded for ``close()`` to
+      raise, or put in a ``Result`` by ``WorkerPool``);
+    * ``cancelled``: jobs that never delivered because the context ended
+      (the pool's :attr:`~PoolBase.cancelled`).
+
+    With no submit blocked, ``submitted == queued + in_flight + completed +
+    failed + cancelled`` but for a job a worker is just taking; once the
+    pool is closed, ``completed + failed + cancelled == submitted``.
+
+    ``pool`` is the pool's class name, ``state`` one of ``"new"``,
+    ``"running"``, ``"closing"``, ``"closed"``, ``"cancelled"``;
+    ``workers`` the workers running (for a ``DynamicPool``, leavers
+    excluded), ``per_worker`` every worker thread still alive;
+    ``throughput`` the jobs finished per second over the last
+    :data:`RATE_WINDOW` seconds (or since the pool started, if later);
+    ``latency_p50``, ``latency_p95``, ``latency_p99`` percentiles of the
+    durations of the last :data:`LATENCY_WINDOW` jobs, in seconds (None
+    before the first job finishes); ``stall_after`` the pool's setting;
+    ``elapsed`` the seconds since the pool started (0.0 if not started).
+    """
+
+    pool: str
+    state: str
+    submitted: int
+    queued: int
+    in_flight: int
+    completed: int
+    failed: int
+    cancelled: int
+    workers: int
+    throughput: float
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+    per_worker: tuple[WorkerStats, ...]
+    stall_after: float | None
+    elapsed: float
+
+    @property
+    def finished(self) -> int:
+        """``completed + failed + cancelled``: the jobs that will never run again."""
+        return self.completed + self.failed + self.cancelled
+
+    @property
+    def busy(self) -> int:
+        """How many workers are on a job."""
+        return sum(1 for w in self.per_worker if w.job is not None)
+
+    @property
+    def stalled(self) -> int:
+        """How many workers are stalled."""
+        return sum(1 for w in self.per_worker if w.stalled)
+
+
+def percentiles(
+    durations: Iterable[float], ps: Sequence[float]
+) -> tuple[float | None, ...]:
+    """The nearest-rank percentiles ``ps`` (0-100) of ``durations``; Nones if it is empty."""
+    ordered = sorted(durations)
+    n = len(ordered)
+    if n == 0:
+        return tuple(None for _ in ps)
+    return tuple(ordered[max(0, min(n - 1, math.ceil(p / 100 * n) - 1))] for p in ps)
+
+
+def throughput(end_times: Sequence[float], now: float, since: float, full: bool) -> float:
+    """Jobs per second, from the end times of the most recent jobs (oldest first).
+
+    Measured over the last :data:`RATE_WINDOW` seconds, or since ``since``
+    (the pool's start) if that is later. If the window of end times is
+    ``full`` and its oldest entry falls inside that span, the jobs before
+    it are unknown, so the rate is taken over the span the entries cover.
+    """
+    span = min(RATE_WINDOW, now - since)
+    if span <= 0 or not end_times:
+        return 0.0
+    start = now - span
+    if full and end_times[0] > start:
+        covered = now - end_times[0]
+        return len(end_times) / covered if covered > 0 else 0.0
+    n = 0
+    for t in reversed(end_times):
+        if t <= start:
+            break
+        n += 1
+    return n / span
