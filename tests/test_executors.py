@@ -14,13 +14,18 @@ executor wait on an ``Event`` the test sets; in a process, they sleep.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import multiprocessing
 import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -490,3 +495,27 @@ def test_the_pool_never_shuts_the_executor_down(executor: Recording) -> None:
     cancel()
     pool.close()
     assert executor.submit(square, 7).result(timeout=DEADLINE) == 49
+
+
+# -- the example --
+
+
+@pytest.mark.timeout(120)
+def test_cpu_bound_example_runs() -> None:
+    """examples/cpu_bound.py --fast: threads, processes and (if installed) Dask agree."""
+    script = Path(__file__).resolve().parents[1] / "examples" / "cpu_bound.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--fast"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=True,
+    ).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("40 jobs: count_primes(n)"), out
+    assert re.match(r"threads +\d+\.\d\d s$", lines[1]), out
+    assert re.match(r"ProcessPoolExecutor\(\d\) +\d+\.\d\d s$", lines[2]), out
+    has_dask = importlib.util.find_spec("distributed") is not None
+    assert out.count("same results: True") == (2 if has_dask else 1), out
+    assert "same results: False" not in out
+    assert ("Dask: skipped" in out) != has_dask, out
