@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,12 @@ def nap(x: int) -> int:
 
 def slow(x: int) -> int:
     time.sleep(0.5)
+    return x
+
+
+def die(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # the worker process dies: the executor breaks
     return x
 
 
@@ -306,6 +313,22 @@ def test_a_shut_down_executor_fails_each_job_loudly(no_goroutine_left: None) -> 
         list(Pool(2, square, executor=ex).map(range(5)))
     assert len(info.value.exceptions) == 5
     assert all(isinstance(e, RuntimeError) for e in info.value.exceptions)
+
+
+def test_a_broken_process_pool_fails_the_jobs_instead_of_hanging(no_goroutine_left: None) -> None:
+    """A worker process that dies breaks the executor: every job left fails, loudly, no hang."""
+    ex = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        got: list[int] = []
+        with pytest.raises(ExceptionGroup) as info:
+            for r in Pool(2, die, executor=ex).map(range(20)):
+                got.append(r)
+    finally:
+        ex.shutdown(wait=True)
+    errors = info.value.exceptions
+    assert len(got) + len(errors) == 20
+    assert 3 not in got
+    assert all(isinstance(e, BrokenProcessPool) for e in errors)
 
 
 # -- flow control --
