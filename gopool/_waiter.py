@@ -39,6 +39,8 @@ The registry of parked threads (read by :mod:`gopool.debug`):
   single ``dict`` set, delete and copy operations are atomic on every
   CPython build (under the GIL, and under the dict's own lock on
   free-threaded builds), so the blocking path takes no extra lock for it.
+* After ``os.fork()`` the child starts with empty records and a fresh
+  ``_watch_lock``: only the forking thread survives, and it is not parked.
 * With detection off the park path pays one read of ``_detector``. With it
   on, ``_detector`` runs after the registration and before blocking. It may
   claim the main thread's innermost watched waiter to abort its park: under
@@ -53,6 +55,7 @@ The registry of parked threads (read by :mod:`gopool.debug`):
 from __future__ import annotations
 
 import _thread
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -328,3 +331,17 @@ def _park_watched(w: Waiter, detect: Callable[[Waiter | None], BaseException | N
     if held is not None:
         redeliver_interrupt(held)
     return True
+
+
+def _after_fork_child() -> None:
+    global _watch_lock
+    # Only the forking thread exists in the child, and it is not parked: every
+    # record is stale, and the lock may have been copied held by a thread
+    # that is gone.
+    _watch_lock = threading.Lock()
+    _watched.clear()
+    _parked.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_child)

@@ -755,6 +755,20 @@ def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) ->
             del _goroutines[threading.current_thread()]
 
 
+def _after_fork_child() -> None:
+    global _goroutine_ids_lock
+    # Only the forking thread survives: the others' entries are stale, and the
+    # lock may have been copied held by one of them.
+    _goroutine_ids_lock = threading.Lock()
+    me = threading.current_thread()
+    for thread in [t for t in _goroutines if t is not me]:
+        del _goroutines[thread]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_child)
+
+
 def go(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thread:
     """Run ``fn(*args, **kwargs)`` in a new daemon thread (Go's ``go fn(...)``).
 

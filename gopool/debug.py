@@ -13,8 +13,9 @@ and every other thread are parked in gopool operations with no timeout,
 and no timer is pending, the main thread's blocked operation raises
 :class:`DeadlockError`, carrying the dump.
 
-Invariants of the detector (``_watch_lock``, gopool._waiter's, guards
-``_enabled``, ``_exiting``, ``_watching`` and ``_helpers``):
+Invariants of the detector (``_waiter._watch_lock`` guards ``_enabled``,
+``_exiting``, ``_watching`` and ``_helpers``, as well as gopool._waiter's
+record of watched parks):
 
 * It reports only a state in which no thread can act again. It runs with
   ``_watch_lock`` held, so the registrations of parked threads cannot change
@@ -37,6 +38,12 @@ Invariants of the detector (``_watch_lock``, gopool._waiter's, guards
   completed: no report), then builds the dump, then wakes the waiter with
   the exception; automatic garbage collection is off during the check, so
   no finalizer runs in its middle.
+* After ``os.fork()`` the child forgets the parent's watchers, dump
+  printers and exiting threads, as gopool._waiter forgets its records.
+
+Lock order: ``_watch_lock``, then a goroutine registry's, timer's or
+threading's lock (each taken briefly inside the check); the dump takes
+channel locks (through ``repr``) with no other lock of ours held.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from . import _waiter, chan, context, timers
-from ._waiter import Waiter, _watch_lock, _watched
+from ._waiter import Waiter
 
 __all__ = ["DeadlockError", "dump", "install_dump_signal", "set_deadlock_detection"]
 
@@ -176,8 +183,8 @@ def _render(report_for: Waiter | None = None) -> str:
     waiters: dict[int, list[Waiter]] = {}
     for w, ident in _waiter._parked.copy().items():
         waiters.setdefault(ident, []).append(w)
-    with _watch_lock:
-        for ident, stack in _watched.items():
+    with _waiter._watch_lock:
+        for ident, stack in _waiter._watched.items():
             waiters.setdefault(ident, []).extend(stack)
         omit = set(_helpers) | {t.ident for t in _exiting}
     goroutines: dict[int, tuple[int, str, str]] = {}
@@ -255,11 +262,11 @@ def dump(file: TextIO | None = None) -> str:
 
 
 _helpers: set[int] = set()
-"""Ids of the threads printing a dump for a signal; guarded by ``_watch_lock``."""
+"""Ids of the threads printing a dump for a signal; guarded by ``_waiter._watch_lock``."""
 
 
 def _print_for_signal(signum: int) -> None:
-    with _watch_lock:
+    with _waiter._watch_lock:
         _helpers.add(_thread.get_ident())
     try:
         try:
@@ -272,7 +279,7 @@ def _print_for_signal(signum: int) -> None:
             stream.write(text)
             stream.flush()
     finally:
-        with _watch_lock:
+        with _waiter._watch_lock:
             _helpers.discard(_thread.get_ident())
 
 
@@ -330,7 +337,7 @@ def set_deadlock_detection(enabled: bool) -> bool:
     global _enabled
     if not isinstance(enabled, bool):
         raise TypeError(f"set_deadlock_detection: enabled must be a bool, not {enabled!r}")
-    with _watch_lock:
+    with _waiter._watch_lock:
         previous = _enabled
         _enabled = enabled
         _waiter._detector = _detect if enabled else None
@@ -346,12 +353,12 @@ def _detect(w: Waiter | None) -> BaseException | None:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with _watch_lock:
+        with _waiter._watch_lock:
             if not _enabled:
                 return None
             if w is None:
                 _exiting.add(threading.current_thread())
-            main_stack = _watched.get(threading.main_thread().ident or 0)
+            main_stack = _waiter._watched.get(threading.main_thread().ident or 0)
             if not main_stack or main_stack[-1].claimed:
                 return None
             found, frames = _find_deadlock_locked(main_stack[-1])
@@ -383,7 +390,7 @@ def _detect(w: Waiter | None) -> BaseException | None:
 
 
 def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.Thread], object]:
-    """With ``_watch_lock`` held: the main thread's waiter if deadlocked, else the threads to watch.
+    """The main thread's waiter if deadlocked, else the threads to watch; ``_watch_lock`` held.
 
     An empty list means no deadlock and nothing to watch (a running
     goroutine, or a thread that cannot be joined, will check again or
@@ -402,7 +409,7 @@ def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.
         known.add(ident)
         if t in _exiting or ident in _helpers:
             continue
-        stack = _watched.get(ident)
+        stack = _waiter._watched.get(ident)
         if stack:
             if stack[-1].claimed:
                 return [], None
@@ -432,19 +439,30 @@ def _watch_threads(threads: list[threading.Thread]) -> None:
         watcher = threading.Thread(
             target=_await_end, args=(t,), name=f"gopool-deadlock-watch [{t.name}]", daemon=True
         )
-        with _watch_lock:
+        with _waiter._watch_lock:
             _exiting.add(watcher)
         try:
             watcher.start()
         except RuntimeError:  # at interpreter shutdown: nothing left to report to
-            with _watch_lock:
+            with _waiter._watch_lock:
                 _exiting.discard(watcher)
                 _watching.discard(t)
 
 
+def _after_fork_child() -> None:
+    # The watchers, dump printers and exiting threads were all in the parent.
+    _exiting.clear()
+    _watching.clear()
+    _helpers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_child)
+
+
 def _await_end(t: threading.Thread) -> None:
     t.join()
-    with _watch_lock:
+    with _waiter._watch_lock:
         _watching.discard(t)
     _detect(None)
 

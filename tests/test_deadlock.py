@@ -56,8 +56,9 @@ def script(source: str) -> str:
     return path
 
 
-def run(body: str, *, prelude: str = PRELUDE, env: dict[str, str] | None = None,
-        timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run(
+    body: str, *, prelude: str = PRELUDE, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
     """Run ``prelude + body`` in a child interpreter; its output once it has exited."""
     path = script(prelude + body)
     try:
@@ -462,6 +463,47 @@ for _ in range(5):
     assert proc.stdout == "reported\n" * 5
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child_starts_afresh() -> None:
+    """A child forked while other threads hold the records' locks, and are parked, starts afresh.
+
+    In the child only the forking thread exists: the parent's parked
+    goroutine is forgotten, the locks copied held are replaced, and a
+    deadlock of the child's own is reported (not hidden, and without hanging).
+    """
+    body = """
+import os, warnings
+from gopool import _waiter, chan
+warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
+ch = Chan()
+go(ch.recv)
+while not ch.statistics()["receivers_waiting"]:
+    time.sleep(0.001)
+held, release = threading.Event(), threading.Event()
+def hold():
+    with _waiter._watch_lock, chan._goroutine_ids_lock:
+        held.set()
+        release.wait()
+threading.Thread(target=hold).start()
+held.wait()
+pid = os.fork()
+if pid == 0:
+    import signal
+    signal.alarm(20)  # a child that hangs must not outlive the test
+    go(lambda: None).join()
+    try:
+        Chan().recv()
+    except DeadlockError as e:
+        os._exit(0 if "goroutine 1 [" not in e.dump else 3)
+    os._exit(4)
+release.set()
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+ch.send(1)
+"""
+    assert_no_deadlock(run(body), "child exit 0\n")
+
+
 # -- interrupts, switches and the environment --
 
 
@@ -511,8 +553,7 @@ def test_environment_variable_turns_detection_on() -> None:
     prelude = "import gopool.debug\nfrom gopool import _waiter, Chan\n"
     err = assert_deadlock(run("Chan().recv()\n", prelude=prelude, env={"GOPOOL_DEADLOCK": "1"}))
     assert "main thread [chan receive, " in err
-    proc = run("print(_waiter._detector is None)\n", prelude=prelude,
-               env={"GOPOOL_DEADLOCK": "0"})
+    proc = run("print(_waiter._detector is None)\n", prelude=prelude, env={"GOPOOL_DEADLOCK": "0"})
     assert proc.returncode == 0 and proc.stdout == "True\n", proc.stderr
 
 
