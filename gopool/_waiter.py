@@ -302,9 +302,9 @@ def _give_back(w: Waiter) -> BaseException | None:
 def _park_watched(w: Waiter, detect: Callable[[Waiter | None], BaseException | None]) -> bool:
     """``park(None)`` with deadlock detection on: register, check, block, honour an abort."""
     ident = _get_ident()
-    _watch(w, ident)
     own: BaseException | None = None
     try:
+        _watch(w, ident)
         own = detect(w)
         if own is None:
             w._park.acquire()

@@ -400,6 +400,11 @@ def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.
     for t in [t for t in _exiting if t.ident is not None and not t.is_alive()]:
         _exiting.discard(t)
     main = threading.main_thread()
+    if main.ident in _waiter._parked.copy().values():
+        # Also in a park that is not watched: one with a timeout (made by a
+        # signal handler that interrupted the watched one), or one begun
+        # before detection was turned on.
+        return [], None
     known: set[int] = set()
     joinable: list[threading.Thread] = []
     for t in threading.enumerate():
