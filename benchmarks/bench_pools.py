@@ -10,7 +10,11 @@ and shutdown included on both sides:
   default buffer, with ``buffer=8`` (``workers * 2``, the article's size) and
   with ``buffer=1024``; one more row submits from a goroutine and iterates
   ``results()``, the article's own pattern. Ratio: how many times faster
-  than the executor (higher is better).
+  than the executor (higher is better). Every pool keeps statistics
+  (``pool.stats()``); one more row runs the default case with the per-job
+  part of them (start and end times, each worker's current job) switched
+  off, through a private switch, to show what they cost: wall and CPU
+  time, stats on over stats off.
 * sleeping: 2,000 jobs of a 5 ms ``time.sleep`` through 64 workers, where
   the cost is in keeping every worker busy. Efficiency: the ideal time
   (jobs * 5 ms / workers) over the wall time. Starting 64 threads takes a
@@ -48,6 +52,7 @@ except ModuleNotFoundError:  # a checkout where gopool is not installed
     from gopool.pools import Pool
 
 from gopool.chan import go
+from gopool.pools._base import _Core
 
 SLEEP = 0.005
 
@@ -95,6 +100,15 @@ def ours_warm(workers: int, fn: Callable[[int], int], n: int) -> float:
     start = time.perf_counter()
     consume(pool.map(range(n)), n)
     return time.perf_counter() - start
+
+
+def stats_off(run: Callable[[], float]) -> float:
+    """``run()`` with the per-job statistics switched off (the counts are kept regardless)."""
+    _Core.track_jobs = False
+    try:
+        return run()
+    finally:
+        _Core.track_jobs = True
 
 
 def executor(workers: int, fn: Callable[[int], int], n: int) -> float:
@@ -190,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     cases: dict[str, Callable[[], float]] = {
         "executor": lambda: executor(4, trivial, n_trivial),
         "default": lambda: ours_map(4, trivial, n_trivial, None),
+        "default stats off": lambda: stats_off(lambda: ours_map(4, trivial, n_trivial, None)),
         "8": lambda: ours_map(4, trivial, n_trivial, 8),
         "1024": lambda: ours_map(4, trivial, n_trivial, 1024),
         "submit": lambda: ours_submit(4, trivial, n_trivial, None),
@@ -200,16 +215,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     names = list(cases)
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for rep in range(repeat):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
+            started = time.process_time()
             times[name].append(cases[name]())
+            cpu[name].append(time.process_time() - started)
     med = {name: statistics.median(ts) for name, ts in times.items()}
+    med_cpu = {name: statistics.median(ts) for name, ts in cpu.items()}
 
     base = med["executor"]
     rows = [
         ("ThreadPoolExecutor(4).map", "executor"),
         ("Pool(4, f).map, default buffer", "default"),
+        ("Pool(4, f).map, default buffer, per-job stats off", "default stats off"),
         ("Pool(4, f, buffer=8).map", "8"),
         ("Pool(4, f, buffer=1024).map", "1024"),
         ("Pool(4, f): submit from go(), iterate results()", "submit"),
@@ -219,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, key in rows:
         t = med[key]
         print(f"{label:52}{t:10.3f}{n_trivial / t:12,.0f}{base / t:12.2f}x")
+    on, off = med["default"], med["default stats off"]
+    on_cpu, off_cpu = med_cpu["default"], med_cpu["default stats off"]
+    print(
+        f"stats on / stats off, default buffer: wall {on / off:.3f} ({on / off - 1:+.1%}),"
+        f" CPU {on_cpu / off_cpu:.3f} ({on_cpu / off_cpu - 1:+.1%})"
+    )
 
     ideal = n_sleep * SLEEP / 64
     print(
