@@ -35,7 +35,7 @@ from .watch import Watch, watch
 
 __all__ = ["LIVE_INTERVAL", "build_parser", "main"]
 
-LIVE_INTERVAL = 0.1
+LIVE_INTERVAL = 0.15
 """How often, in seconds, ``--live`` redraws its view."""
 
 

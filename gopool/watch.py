@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from types import TracebackType
 from typing import Any, Protocol, TextIO
 
@@ -42,6 +43,9 @@ __all__ = ["Watch", "render_frame", "render_line", "watch"]
 
 _SHOWN_WORKERS = 16
 """At most this many workers get a line of their own in a terminal; the rest are summed up."""
+
+_FRESH = 0.02
+"""A frame redrawn below text from :meth:`Watch.write` is re-rendered if older than this (s)."""
 
 
 class _Watchable(Protocol):
@@ -186,9 +190,10 @@ class Watch:
         except (LookupError, UnicodeEncodeError):
             self._unicode = False
         self._lock = threading.Lock()
-        # _lock guards: _height, _frame, _last_line, _partial, _final, _stopping.
+        # _lock guards: _height, _frame, _frame_at, _last_line, _partial, _final, _stopping.
         self._height = 0  # lines of the frame on screen above the cursor (terminal only)
         self._frame: list[str] = []
+        self._frame_at = 0.0  # when _frame was rendered (time.monotonic())
         self._last_line = ""
         self._partial = ""
         self._final: PoolStats | None = None
@@ -236,12 +241,14 @@ class Watch:
     def _show(self, s: PoolStats, *, final: bool) -> None:
         if self._tty:
             lines = render_frame(s, width=self._width(), color=True, unicode=self._unicode)
+            rendered_at = time.monotonic()
             with self._lock:
                 if final:
                     self._final = s
                 self._file.write(self._erase_locked() + "".join(f"{line}\n" for line in lines))
                 self._file.flush()
                 self._frame = lines
+                self._frame_at = rendered_at
                 self._height = 0 if final else len(lines)
             return
         line = render_line(s)
@@ -266,11 +273,23 @@ class Watch:
         """Print ``text`` above the view (as ``tqdm.write`` does); returns ``len(text)``.
 
         In a terminal the view is cleared, the complete lines of ``text``
-        are written, and the view is drawn again below them; a last line
+        are written, and the view is drawn again below them (from fresh
+        stats if its last frame is older than 20 ms); a last line
         without its newline waits for the rest of it (or for the view to
         stop). Elsewhere the text is written as it is. Safe from any thread;
         blocks only while the view is being drawn.
         """
+        fresh: list[str] | None = None
+        if self._tty and "\n" in text:
+            with self._lock:
+                stale = self._height and time.monotonic() - self._frame_at >= _FRESH
+            if stale:
+                # The frame redrawn below the text should not lag behind it (the
+                # text often reports what the pool just did): render it anew,
+                # outside the lock, as the drawing goroutine does.
+                fresh = render_frame(
+                    self._pool.stats(), width=self._width(), color=True, unicode=self._unicode
+                )
         with self._lock:
             if not self._tty or self._final is not None:
                 self._file.write(self._partial + text)
@@ -283,8 +302,15 @@ class Watch:
             cut = pending.rfind("\n") + 1
             self._partial = pending[cut:]
             if cut:
-                frame = "".join(f"{line}\n" for line in self._frame) if self._height else ""
-                self._file.write(self._erase_locked() + pending[:cut] + frame)
+                erase = self._erase_locked()  # the frame now on screen
+                frame = ""
+                if self._height:
+                    if fresh is not None:
+                        self._frame = fresh
+                        self._frame_at = time.monotonic()
+                    self._height = len(self._frame)
+                    frame = "".join(f"{line}\n" for line in self._frame)
+                self._file.write(erase + pending[:cut] + frame)
                 self._file.flush()
         return len(text)
 
