@@ -32,10 +32,22 @@ from .context import (
     with_value,
     without_cancel,
 )
-from .pools import DynamicPool, Job, Pool, RateLimitedPool, Result, WorkerPool
+from .debug import DeadlockError, dump, install_dump_signal, set_deadlock_detection
+from .pools import (
+    DynamicPool,
+    Job,
+    Pool,
+    PoolStats,
+    RateLimitedPool,
+    Result,
+    WorkerPool,
+    WorkerStats,
+    heartbeat,
+)
 from .rate import Limiter, Reservation, Sometimes, every, inf
 from .sync import Once, WaitGroup, once_func, once_value, once_values
 from .timers import Ticker, Timer, after, after_func, sleep, tick
+from .watch import watch
 
 __version__ = "0.1.0"
 
@@ -45,11 +57,13 @@ __all__ = [
     "ClosedChannelError",
     "Context",
     "DeadlineExceeded",
+    "DeadlockError",
     "DynamicPool",
     "Job",
     "Limiter",
     "Once",
     "Pool",
+    "PoolStats",
     "RateLimitedPool",
     "RecvChan",
     "Reservation",
@@ -60,25 +74,31 @@ __all__ = [
     "Timer",
     "WaitGroup",
     "WorkerPool",
+    "WorkerStats",
     "__version__",
     "after",
     "after_func",
     "background",
     "cause",
     "default",
+    "dump",
     "errgroup",
     "every",
     "go",
+    "heartbeat",
     "inf",
+    "install_dump_signal",
     "nilchan",
     "once_func",
     "once_value",
     "once_values",
     "select",
     "semaphore",
+    "set_deadlock_detection",
     "sleep",
     "tick",
     "todo",
+    "watch",
     "with_cancel",
     "with_cancel_cause",
     "with_deadline",
