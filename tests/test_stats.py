@@ -528,6 +528,14 @@ def test_heartbeat_outside_a_job_does_nothing() -> None:
     assert t.join() is False
 
 
+def test_heartbeat_in_a_job_run_by_an_executor_does_nothing() -> None:
+    """The job runs in the executor's thread, not the worker's: its heartbeat is not seen."""
+    with ThreadPoolExecutor(1) as ex:
+        pool = Pool(1, lambda _: heartbeat(), executor=ex)
+        assert list(pool.map([0])) == [False]
+    assert list(Pool(1, lambda _: heartbeat()).map([0])) == [True]
+
+
 @pytest.mark.usefixtures("no_thread_left")
 def test_stall_after_without_stalls_schedules_nothing_once_idle() -> None:
     """Short jobs under stall_after: nothing reported, and no check left once the pool ends."""

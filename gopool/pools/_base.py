@@ -47,10 +47,10 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   in ``worker_states`` from its first moment to its exit. Its ``current``
   job is one reference (a ``(job, since, phase)`` tuple, or None when
   idle), written only by that worker and read by others under ``lock``;
-  its other fields are guarded by ``lock``. A finished job's duration and
-  end time go into two bounded deques in the critical section that counts
-  it, so the hot path takes no lock it did not already take (but for a
-  pool with ``stall_after``).
+  its other fields are guarded by ``lock``. A finished job's start and end
+  times go into one bounded deque, ``recent``, in the critical section that
+  counts it, so the hot path takes no lock it did not already take (but
+  for a pool with ``stall_after``).
 * Stalls. With ``stall_after``, ``stall_handle`` (guarded by ``lock``) is
   the one stall check a pool has scheduled, or None: armed, if none is,
   when a job starts running or a heartbeat comes; when it fires it reports
@@ -796,8 +796,10 @@ def heartbeat() -> bool:
     worker reported stalled that beats again is no longer stalled (a later
     silence is a new stall, reported again). Returns True if the calling
     thread is a pool's worker running a job (the heartbeat counted), False
-    anywhere else, where it does nothing. Never blocks beyond a short
-    critical section; cheap enough to call every few milliseconds.
+    anywhere else, where it does nothing: outside a pool, and in a job a
+    pool hands to an ``executor=`` (it runs in the executor's thread or
+    process, not the worker's). Never blocks beyond a short critical
+    section; cheap enough to call every few milliseconds.
     """
     ws: _WorkerState | None = getattr(_internal, "worker", None)
     core: _Core | None = getattr(_internal, "core", None)
@@ -991,13 +993,18 @@ def _work(core: _Core) -> None:
                 if select((send, out), done_recv)[0] != 0:
                     core.add_cancelled()
                     break
+            if track:
+                # Outside the lock, which stays as short as it was without stats:
+                # current has one writer, and a reader may see the job leave
+                # in_flight a moment before it counts as completed, never both.
+                ws.current = None
+                timing = (since, end)
             with lock:
                 core.delivered += 1
                 if failed:
                     core.failed_results += 1
                 if track:
-                    ws.current = None
-                    recent_append((since, end))
+                    recent_append(timing)
                 if core.pending_quits:
                     told_to_quit = core.take_quit_locked()
             if told_to_quit:

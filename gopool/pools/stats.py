@@ -77,8 +77,11 @@ class PoolStats:
       (the pool's :attr:`~PoolBase.cancelled`).
 
     With no submit blocked, ``submitted == queued + in_flight + completed +
-    failed + cancelled`` but for a job a worker is just taking; once the
-    pool is closed, ``completed + failed + cancelled == submitted``.
+    failed + cancelled`` but for a job a worker is just taking or just
+    finishing (it leaves ``queued`` a moment before it shows in
+    ``in_flight``, and ``in_flight`` a moment before it is counted, never
+    counted twice); once the pool is closed, ``completed + failed +
+    cancelled == submitted``.
 
     ``pool`` is the pool's class name, ``state`` one of ``"new"``,
     ``"running"``, ``"closing"``, ``"closed"``, ``"cancelled"``;
