@@ -186,7 +186,8 @@ def _render(report_for: Waiter | None = None) -> str:
     with _waiter._watch_lock:
         for ident, stack in _waiter._watched.items():
             waiters.setdefault(ident, []).extend(stack)
-        omit = set(_helpers) | {t.ident for t in _exiting}
+        # By thread, not id: an ended thread's id may be a new thread's.
+        omit = set(_helpers) | {t.ident for t in _exiting if t.is_alive()}
     goroutines: dict[int, tuple[int, str, str]] = {}
     for t in threads:
         with chan._goroutine_ids_lock:
@@ -357,6 +358,7 @@ def _detect(w: Waiter | None) -> BaseException | None:
             if not _enabled:
                 return None
             if w is None:
+                _prune_exiting_locked()
                 _exiting.add(threading.current_thread())
             main_stack = _waiter._watched.get(threading.main_thread().ident or 0)
             if not main_stack or main_stack[-1].claimed:
@@ -397,8 +399,7 @@ def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.
     never allow a report). Also returns the frames snapshot, for the caller
     to drop outside the lock.
     """
-    for t in [t for t in _exiting if t.ident is not None and not t.is_alive()]:
-        _exiting.discard(t)
+    _prune_exiting_locked()
     main = threading.main_thread()
     if main.ident in _waiter._parked.copy().values():
         # Also in a park that is not watched: one with a timeout (made by a
@@ -426,16 +427,25 @@ def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.
             # thread cannot be joined: no report while it lives.
             return [], None
         joinable.append(t)
+    if joinable:
+        return joinable, None
+    if timers.pending_count():
+        sched = timers.scheduler_thread()
+        return ([sched] if sched is not None and sched.ident is not None else []), None
+    # Last, as it is the costliest look (and, on CPython 3.12.1, one that
+    # made frequent calls crash the garbage collector): threads started
+    # without threading.
     frames = sys._current_frames()
     for ident in frames:
         if ident not in known and ident not in _helpers:
-            return [], frames  # a thread threading does not know of
-    if joinable:
-        return joinable, frames
-    if timers.pending_count():
-        sched = timers.scheduler_thread()
-        return ([sched] if sched is not None and sched.ident is not None else []), frames
+            return [], frames
     return main_waiter, frames
+
+
+def _prune_exiting_locked() -> None:
+    """Forget the threads of ``_exiting`` that have ended; ``_watch_lock`` held."""
+    for t in [t for t in _exiting if t.ident is not None and not t.is_alive()]:
+        _exiting.discard(t)
 
 
 def _watch_threads(threads: list[threading.Thread]) -> None:

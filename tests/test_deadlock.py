@@ -549,12 +549,13 @@ except KeyboardInterrupt:
 
 
 def test_environment_variable_turns_detection_on() -> None:
-    """``GOPOOL_DEADLOCK=1`` at import turns detection on; ``0`` leaves it off."""
+    """``GOPOOL_DEADLOCK=1`` at import turns detection on; ``0``, or no variable, leaves it off."""
     prelude = "import gopool.debug\nfrom gopool import _waiter, Chan\n"
     err = assert_deadlock(run("Chan().recv()\n", prelude=prelude, env={"GOPOOL_DEADLOCK": "1"}))
     assert "main thread [chan receive, " in err
-    proc = run("print(_waiter._detector is None)\n", prelude=prelude, env={"GOPOOL_DEADLOCK": "0"})
-    assert proc.returncode == 0 and proc.stdout == "True\n", proc.stderr
+    for env in ({"GOPOOL_DEADLOCK": "0"}, {}):  # off, and off by default
+        proc = run("print(_waiter._detector is None)\n", prelude=prelude, env=env)
+        assert proc.returncode == 0 and proc.stdout == "True\n", proc.stderr
 
 
 def test_environment_variable_bad_value() -> None:
@@ -564,16 +565,31 @@ def test_environment_variable_bad_value() -> None:
     assert "ValueError: GOPOOL_DEADLOCK='maybe': expected 1 or 0" in proc.stderr
 
 
+def test_ended_goroutines_are_forgotten() -> None:
+    """With detection on, the goroutines that ended are not kept: nothing grows per goroutine."""
+    previous = debug.set_deadlock_detection(True)
+    try:
+        for _ in range(100):
+            gopool.go(lambda: None).join(10)
+        with _waiter._watch_lock:
+            assert len(debug._exiting) <= 1  # at most the last one, if it was still ending
+            assert not _waiter._watched
+    finally:
+        debug.set_deadlock_detection(previous)
+
+
 def test_set_deadlock_detection_switch() -> None:
     """The switch returns the previous setting, installs and removes the hook, checks its type."""
-    assert _waiter._detector is None  # off by default
-    assert debug.set_deadlock_detection(True) is False
+    previous = debug.set_deadlock_detection(False)
     try:
+        assert _waiter._detector is None
+        assert debug.set_deadlock_detection(True) is False
         assert _waiter._detector is not None
         assert debug.set_deadlock_detection(True) is True
-    finally:
         assert debug.set_deadlock_detection(False) is True
-    assert _waiter._detector is None
-    with pytest.raises(TypeError, match="must be a bool"):
-        debug.set_deadlock_detection(1)  # type: ignore[arg-type]
-    assert _waiter._detector is None
+        assert _waiter._detector is None
+        with pytest.raises(TypeError, match="must be a bool"):
+            debug.set_deadlock_detection(1)  # type: ignore[arg-type]
+        assert _waiter._detector is None
+    finally:
+        debug.set_deadlock_detection(previous)

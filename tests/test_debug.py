@@ -67,9 +67,11 @@ def number_of(thread: threading.Thread) -> int:
 
 
 def parked_count(thread: threading.Thread) -> int:
-    """How many waiters ``thread`` is recorded parked on."""
+    """How many waiters ``thread`` is recorded parked on (watched or not)."""
     ident = thread.ident
-    return sum(1 for i in _waiter._parked.copy().values() if i == ident)
+    with _waiter._watch_lock:
+        watched = len(_waiter._watched.get(ident or 0, ()))
+    return watched + sum(1 for i in _waiter._parked.copy().values() if i == ident)
 
 
 def worker(jobs: Chan[int]) -> None:
