@@ -472,6 +472,37 @@ def test_on_stall_gets_the_worker_and_replaces_the_log(
     assert [r for r in caplog.records if r.name == "gopool"] == []
 
 
+def test_an_on_stall_that_raises_is_logged_and_the_others_still_come(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reports = Reports()
+    calls = 0
+    lock = threading.Lock()
+
+    def on_stall(w: WorkerStats) -> None:
+        nonlocal calls
+        with lock:
+            calls += 1
+            first = calls == 1
+        if first:
+            raise RuntimeError("broken callback")
+        reports(w)
+
+    gate = Gate()
+    with caplog.at_level(logging.ERROR, logger="gopool"):
+        pool = Pool(2, gate, stall_after=0.05, on_stall=on_stall).start()
+        pool.submit(1)
+        pool.submit(2)
+        reports.wait_for(1)
+        gate.open()
+        pool.results().recv()
+        pool.results().recv()
+        pool.close()
+    errors = [r for r in caplog.records if r.name == "gopool" and r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "on_stall" in errors[0].getMessage()
+    assert errors[0].exc_info is not None and "broken callback" in str(errors[0].exc_info[1])
+
+
 def test_heartbeat_holds_off_a_stall_and_silence_does_not() -> None:
     """Beating every 50 ms for 0.5 s with stall_after=0.2: never reported; silent: reported."""
     beating, silent = Reports(), Reports()

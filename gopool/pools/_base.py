@@ -657,11 +657,18 @@ class _Core:
             timer_after_func(0, lambda: self.report_stalls(reports))
 
     def report_stalls(self, reports: list[tuple[int, str, Any, float, float]]) -> None:
-        """Tell the user about each stall: ``on_stall(WorkerStats)``, else a logging warning."""
+        """Tell the user about each stall: ``on_stall(WorkerStats)``, else a logging warning.
+
+        An exception from ``on_stall`` is logged (ERROR, logger ``gopool``)
+        and the other reports go on.
+        """
         for wid, name, job, busy, quiet in reports:
             worker = WorkerStats(wid, name, _repr_job(job), busy, quiet, True, "stalled")
             if self.on_stall is not None:
-                self.on_stall(worker)
+                try:
+                    self.on_stall(worker)
+                except Exception:
+                    _logger.exception("%s: on_stall(%r) raised", self.name, worker)
             else:
                 _logger.warning(
                     "%s: worker %d (%s) stalled: on job %s for %.1f s, %.1f s without a "
@@ -940,7 +947,8 @@ def _work(core: _Core) -> None:
                 since = monotonic()
                 ws.current = (job, since, "running")
             elif watched and before_job is not None:
-                ws.current = (job, monotonic(), "waiting")
+                since = monotonic()
+                ws.current = (job, since, "waiting")
             try:
                 if before_job is not None and not _may_start(before_job, ctx, done_recv):
                     core.add_cancelled()

@@ -69,8 +69,9 @@ class Pool(PoolBase[T, R]):
     none): a worker running one job that long without a
     :func:`~gopool.pools.heartbeat` is stalled: ``stats()`` says so, and
     each stall is reported once, to ``on_stall(worker_stats)`` (run in a
-    goroutine of its own) if given, else as a WARNING on the ``"gopool"``
-    logger naming the pool, the worker, the job and for how long. Detected
+    goroutine of its own; what it raises is logged) if given, else as a
+    WARNING on the ``"gopool"`` logger naming the pool, the worker, the job
+    and for how long. Detected
     by one timer per pool, armed only while a job runs: no polling. Raises
     ``TypeError`` for a ``stall_after`` that is not a number or a
     non-callable ``on_stall``, ``ValueError`` for ``stall_after <= 0``.
