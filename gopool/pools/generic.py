@@ -63,7 +63,9 @@ class Pool(PoolBase[T, R]):
     finishes there, and is counted cancelled). The pool never shuts the
     executor down: its owner does. With a ``ProcessPoolExecutor``,
     ``start()`` (or ``map()``) raises ``TypeError`` if ``process`` does not
-    pickle.
+    pickle; give it ``mp_context=multiprocessing.get_context("forkserver")``
+    (or ``"spawn"``): it starts its processes while the pool's threads run,
+    and a ``fork()`` from a process running threads can deadlock the child.
 
     ``stall_after`` (seconds, every pool takes it; None, the default, for
     none): a worker running one job that long without a
