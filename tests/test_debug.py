@@ -52,6 +52,14 @@ def block_of(text: str, header: str) -> str:
     raise AssertionError(f"no block starting {header!r} in:\n{text}")
 
 
+def named_block(text: str, name: str) -> str:
+    """The block of the dump about the thread named ``name``."""
+    for block in text.split("\n\n"):
+        if block.splitlines()[0].endswith(f"]: {name}"):
+            return block
+    raise AssertionError(f"no block for {name!r} in:\n{text}")
+
+
 def seconds_in(block: str) -> float:
     """The duration in a block's header: ``[reason, 1.5 seconds...]``."""
     m = re.search(r", (\d+\.\d) seconds", block.splitlines()[0])
@@ -265,11 +273,11 @@ def test_claimed_waiter_shows_runnable() -> None:
     w = Waiter(("chan receive", ch))
     task = spawn(w.park)
     until(lambda: parked_count(task.thread) == 1, "the thread parked")
-    assert "[chan receive, " in block_of(debug.dump(), "thread [")
+    assert named_block(debug.dump(), task.thread.name).startswith("thread [chan receive, ")
     assert w.claim()
     try:
-        text = debug.dump()
-        assert "thread [runnable]: " + task.thread.name in text
+        block = named_block(debug.dump(), task.thread.name)
+        assert block.startswith("thread [runnable]: ")
     finally:
         w.wake()
     assert task.join() is True
