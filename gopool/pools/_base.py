@@ -44,13 +44,14 @@ Invariants (each holds whenever ``_Core.lock`` is free):
   shuts the executor down.
 * Stats. ``stats()`` reports the counts above, taken under ``lock``, so
   they stay exact. Each worker thread has a :class:`_WorkerState`, listed
-  in ``worker_states`` from its first moment to its exit. Its ``current``
-  job is one reference (a ``(job, since, phase)`` tuple, or None when
-  idle), written only by that worker and read by others under ``lock``;
-  its other fields are guarded by ``lock``. A finished job's start and end
-  times go into one bounded deque, ``recent``, in the critical section that
-  counts it, so the hot path takes no lock it did not already take (but
-  for a pool with ``stall_after``).
+  in ``worker_states`` from its first moment to its exit. Its ``job``,
+  ``since`` and ``phase`` are written only by that worker (under ``lock``
+  in a pool with ``stall_after``, whose stall check must see them
+  together) and read by others under ``lock``; its other fields are
+  guarded by ``lock``. A finished job's duration and end time go into two
+  bounded deques in the critical section that counts it. So the hot path
+  takes no lock it did not already take (but for a pool with
+  ``stall_after``), and allocates nothing the garbage collector tracks.
 * Stalls. With ``stall_after``, ``stall_handle`` (guarded by ``lock``) is
   the one stall check a pool has scheduled, or None: armed, if none is,
   when a job starts running or a heartbeat comes; when it fires it reports
@@ -155,24 +156,28 @@ class _Tagged:
 class _WorkerState:
     """One worker thread's part of the stats.
 
-    ``current`` is written only by the worker itself (one reference, so a
-    reader never sees half of it) and read by others under ``_Core.lock``:
-    None when idle, else ``(job, since, phase)``, where ``phase`` is
-    ``"running"`` (``since``: when ``process(job)`` started), ``"waiting"``
-    (for the pool's limiter, since the job was taken) or ``"delivering"``
-    (waiting for room in a full ``results()``; ``since``: the job's start).
-    ``_Core.lock`` guards the other fields: ``id`` and ``name`` (set once),
-    ``beat`` (the last :func:`heartbeat`, 0.0 if none) and ``reported``
-    (the start of the stall clock last reported as stalled, so a stall is
-    reported once).
+    Written only by the worker itself, read by others under ``_Core.lock``:
+    ``job``, the job it holds (None when idle); ``since``, when that job
+    started running (or, ``"waiting"``, when it was taken); ``phase``,
+    ``"running"``, ``"waiting"`` (for the pool's limiter) or
+    ``"delivering"`` (the job is done, its result waits for room in a full
+    ``results()``). The worker writes ``since`` before ``job``, one field
+    at a time: a reader that is not the stall check (which sees them
+    written under the lock) may, for a moment, pair a job with the start of
+    the one before it; they are for display. ``_Core.lock`` guards the other
+    fields: ``id`` and ``name`` (set once), ``beat`` (the last
+    :func:`heartbeat`, 0.0 if none) and ``reported`` (the start of the
+    stall clock last reported as stalled, so a stall is reported once).
     """
 
-    __slots__ = ("beat", "current", "id", "name", "reported")
+    __slots__ = ("beat", "id", "job", "name", "phase", "reported", "since")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.id = 0
-        self.current: tuple[Any, float, str] | None = None
+        self.job: Any = None
+        self.since = 0.0
+        self.phase = "running"
         self.beat = 0.0
         self.reported = -1.0
 
@@ -182,7 +187,7 @@ class _Core:
 
     track_jobs = True
     """Class-wide switch, on but for ``benchmarks/bench_pools.py``'s stats-off rows: with it
-    off (and no ``stall_after``), workers skip the per-job timing and ``current`` job, to
+    off (and no ``stall_after``), workers skip the per-job timing and current job, to
     measure what that costs."""
 
     # Fixed at creation: name, jobs, results, process, wrap_result,
@@ -199,6 +204,8 @@ class _Core:
         "closed",
         "ctx",
         "delivered",
+        "durations",
+        "end_times",
         "ended_at",
         "errors",
         "executor",
@@ -215,7 +222,6 @@ class _Core:
         "pending_quits",
         "process",
         "quit",
-        "recent",
         "reported",
         "results",
         "results_closed",
@@ -287,8 +293,9 @@ class _Core:
         self.failed_results = 0  # WorkerPool: delivered Results that carry an error
         self.started_at = 0.0
         self.ended_at = 0.0  # when the last worker left (the figures of a closed pool stop there)
-        # (start, end) of the last jobs to finish, for latency and throughput.
-        self.recent: deque[tuple[float, float]] = deque(maxlen=LATENCY_WINDOW)
+        # The last jobs to finish, for latency and throughput: one entry each.
+        self.durations: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.end_times: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.worker_ids = 0
         self.worker_states: list[_WorkerState] = []
         self.stall_after: float | None = None
@@ -591,8 +598,9 @@ class _Core:
             self.failed += 1
             self.errors.append(exc)
             if ws is not None:
-                ws.current = None
-                self.recent.append((since, end))
+                ws.job = None
+                self.durations.append(end - since)
+                self.end_times.append(end)
             return self.take_quit_locked()
 
     def take_quit_locked(self) -> bool:
@@ -612,7 +620,9 @@ class _Core:
     def job_started(self, ws: _WorkerState, job: Any, since: float) -> None:
         """A worker of a pool with ``stall_after`` starts running ``job``: watch it."""
         with self.lock:
-            ws.current = (job, since, "running")
+            ws.since = since
+            ws.phase = "running"
+            ws.job = job
             self.arm_stall_check_locked(since)
 
     def arm_stall_check_locked(self, clock: float) -> None:
@@ -635,10 +645,9 @@ class _Core:
             self.stall_handle = None
             due = math.inf
             for ws in self.worker_states:
-                current = ws.current
-                if current is None or current[2] != "running":
+                job, since = ws.job, ws.since
+                if job is None or ws.phase != "running":
                     continue
-                job, since, _ = current
                 clock = max(since, ws.beat)
                 if ws.reported == clock:
                     continue  # this stall was reported; a heartbeat or a new job re-arms
@@ -710,7 +719,9 @@ class _Core:
                 state = "closing" if self.threads else "closed"
             else:
                 state = "running" if self.started else "new"
-            workers = [(ws.id, ws.name, ws.current, ws.beat) for ws in self.worker_states]
+            workers = [
+                (ws.id, ws.name, ws.job, ws.since, ws.phase, ws.beat) for ws in self.worker_states
+            ]
             failed_results = self.failed_results
             submitted = self.accepted
             completed = self.delivered - failed_results
@@ -720,16 +731,16 @@ class _Core:
             if state in ("closed", "cancelled") and self.threads == 0 and self.ended_at:
                 now = self.ended_at  # a finished pool's figures stay as they were at the end
             started_at = self.started_at if self.started else now
-            recent = list(self.recent)
+            durations = list(self.durations)
+            end_times = list(self.end_times)
         stall_after = self.stall_after
         per_worker = []
         in_flight = 0
-        for wid, name, current, beat in workers:
-            if current is None:
+        for wid, name, job, since, phase, beat in workers:
+            if job is None:
                 per_worker.append(WorkerStats(wid, name, None, 0.0, 0.0, False, "idle"))
                 continue
             in_flight += 1
-            job, since, phase = current
             quiet = now - max(since, beat) if phase == "running" else 0.0
             stalled = stall_after is not None and quiet >= stall_after
             per_worker.append(
@@ -743,7 +754,7 @@ class _Core:
                     "stalled" if stalled else phase,
                 )
             )
-        p50, p95, p99 = percentiles([end - start for start, end in recent], (50, 95, 99))
+        p50, p95, p99 = percentiles(durations, (50, 95, 99))
         return PoolStats(
             pool=self.name,
             state=state,
@@ -754,9 +765,7 @@ class _Core:
             failed=failed,
             cancelled=cancelled,
             workers=live,
-            throughput=throughput(
-                [end for _, end in recent], now, started_at, len(recent) == LATENCY_WINDOW
-            ),
+            throughput=throughput(end_times, now, started_at, len(end_times) == LATENCY_WINDOW),
             latency_p50=p50,
             latency_p95=p95,
             latency_p99=p99,
@@ -814,8 +823,7 @@ def heartbeat() -> bool:
         return False
     now = _monotonic()
     with core.lock:
-        current = ws.current
-        if current is None or current[2] != "running":
+        if ws.job is None or ws.phase != "running":
             return False
         ws.beat = now
         if core.stall_after is not None:
@@ -915,7 +923,8 @@ def _work(core: _Core) -> None:
     plain = track and before_job is None and stall_after is None
     watched = track and not plain
     monotonic = _monotonic
-    recent_append = core.recent.append
+    durations_append = core.durations.append
+    end_times_append = core.end_times.append
     ws = _WorkerState(threading.current_thread().name)
     since = end = 0.0
     with lock:
@@ -945,10 +954,13 @@ def _work(core: _Core) -> None:
             failed = False
             if plain:
                 since = monotonic()
-                ws.current = (job, since, "running")
+                ws.since = since
+                ws.job = job
             elif watched and before_job is not None:
                 since = monotonic()
-                ws.current = (job, since, "waiting")
+                ws.phase = "waiting"
+                ws.since = since
+                ws.job = job
             try:
                 if before_job is not None and not _may_start(before_job, ctx, done_recv):
                     core.add_cancelled()
@@ -957,7 +969,9 @@ def _work(core: _Core) -> None:
                     # The wait for a token, if any, is not the job's time.
                     since = monotonic()
                     if stall_after is None:
-                        ws.current = (job, since, "running")
+                        ws.since = since
+                        ws.phase = "running"
+                        ws.job = job
                     else:
                         core.job_started(ws, job, since)
                 if executor is None:
@@ -997,22 +1011,21 @@ def _work(core: _Core) -> None:
             except TimeoutError:
                 # Results are full: wait for room, or for the cancellation.
                 if track:
-                    ws.current = (job, since, "delivering")  # not stalled: waiting for a reader
+                    ws.phase = "delivering"  # not stalled: waiting for a reader
                 if select((send, out), done_recv)[0] != 0:
                     core.add_cancelled()
                     break
-            if track:
-                # Outside the lock, which stays as short as it was without stats:
-                # current has one writer, and a reader may see the job leave
-                # in_flight a moment before it counts as completed, never both.
-                ws.current = None
-                timing = (since, end)
+                ws.phase = "running"
+            # Outside the lock: job has one writer, and a reader may see the job
+            # leave in_flight a moment before it counts as completed, never both.
+            ws.job = None
             with lock:
                 core.delivered += 1
                 if failed:
                     core.failed_results += 1
                 if track:
-                    recent_append(timing)
+                    durations_append(end - since)
+                    end_times_append(end)
                 if core.pending_quits:
                     told_to_quit = core.take_quit_locked()
             if told_to_quit:
