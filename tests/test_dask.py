@@ -28,7 +28,12 @@ distributed = pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install 'gopool[dask]')"
 )
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [
+    pytest.mark.timeout(90),
+    # The scheduler's HTTP server falls back to a free port when another
+    # cluster (a parallel test run) holds its default one, and says so.
+    pytest.mark.filterwarnings("ignore:Port .* is already in use:UserWarning"),
+]
 
 
 # -- job functions (module-level: the workers import this module to unpickle them) --
