@@ -14,7 +14,11 @@ and shutdown included on both sides:
   (``pool.stats()``); one more row runs the default case with the per-job
   part of them (start and end times, each worker's current job) switched
   off, through a private switch, to show what they cost: wall and CPU
-  time, stats on over stats off.
+  time, stats on over stats off. On a shared machine the medians of 5
+  differ by more than that cost from run to run, so a second figure
+  alternates the two, run against run, in many short pairs (ten per
+  repetition, a tenth of the jobs each), and gives the median of the
+  pairs' ratios.
 * sleeping: 2,000 jobs of a 5 ms ``time.sleep`` through 64 workers, where
   the cost is in keeping every worker busy. Efficiency: the ideal time
   (jobs * 5 ms / workers) over the wall time. Starting 64 threads takes a
@@ -110,6 +114,26 @@ def stats_off(run: Callable[[], float]) -> float:
         return run()
     finally:
         _Core.track_jobs = True
+
+
+def stats_cost(n: int, pairs: int) -> tuple[float, float]:
+    """Median ratios (wall, CPU) of stats on over stats off, over ``pairs`` back-to-back pairs."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for i in range(pairs):
+        took: dict[bool, tuple[float, float]] = {}
+        for on in (True, False) if i % 2 else (False, True):
+            gc.collect()
+            started = time.process_time()
+            t = (
+                ours_map(4, trivial, n, None)
+                if on
+                else stats_off(lambda: ours_map(4, trivial, n, None))
+            )
+            took[on] = (t, time.process_time() - started)
+        wall.append(took[True][0] / took[False][0])
+        cpu.append(took[True][1] / took[False][1])
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def executor(workers: int, fn: Callable[[int], int], n: int) -> float:
@@ -248,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"stats on / stats off, default buffer: wall {on / off:.3f} ({on / off - 1:+.1%}),"
         f" CPU {on_cpu / off_cpu:.3f} ({on_cpu / off_cpu - 1:+.1%})"
+    )
+    n_pair, pairs = n_trivial // 10, 10 * repeat
+    wall_ratio, cpu_ratio = stats_cost(n_pair, pairs)
+    print(
+        f"the same, median of {pairs} alternating pairs of {n_pair:,} jobs:"
+        f" wall {wall_ratio:.3f} ({wall_ratio - 1:+.1%}),"
+        f" CPU {cpu_ratio:.3f} ({cpu_ratio - 1:+.1%})"
     )
 
     ideal = n_sleep * SLEEP / 64
