@@ -12,13 +12,15 @@ Invariants:
   ``select`` enqueued on many channels) is completed by exactly one of them,
   whichever gets there first; the others see the failed claim and drop it.
 * Only the claimer writes the outcome fields, and it writes them before it
-  calls ``wake()``. The parked thread reads them only after ``park()`` has
-  returned True (or after ``settle()``), so the park lock's release/acquire
-  orders the writes before the reads without leaning on the GIL.
+  calls ``wake()``, while still holding the lock of the place where it found
+  the waiter. The parked thread reads them only after ``park()`` has
+  returned True, or after its own claim failed under (or was followed by
+  taking) that same lock, so a lock's release/acquire always orders the
+  writes before the reads, without leaning on the GIL.
 * A parked thread that gives up (timeout, Ctrl-C) must claim its own waiter
   before it withdraws. If the claim fails, a counterpart has already
-  completed the operation: the thread calls ``settle()`` to wait for the
-  wake-up that is on its way and then treats the operation as done.
+  completed the operation: the thread calls ``settle()`` and treats the
+  operation as done.
 
 Parking is a plain ``Lock.acquire``: it costs no CPU while blocked, is woken
 directly by the counterpart's ``release``, and on POSIX is interrupted by
@@ -141,22 +143,16 @@ class Waiter:
             del parked[self]
 
     def settle(self) -> None:
-        """Wait for the wake-up of a claimer that beat us to ``claim()``.
+        """Accept that a claimer beat us to ``claim()``: the operation stands.
 
-        The claimer wakes us right after writing the outcome, so this wait is
-        short. An interrupt arriving inside it is held back until the wake-up
-        has come, then delivered again, so that an outcome the counterpart
-        already committed is never half-observed.
+        Every claimer writes the outcome while holding the lock under which
+        the owner then fails its own claim (a channel's, a WaitGroup's), so
+        the outcome is already visible here; the wake-up still on its way
+        will find nobody parked, which is harmless. Never waits for it: an
+        interrupt that lands just after ``park()``'s acquire returned has
+        consumed that wake-up already, and waiting would hang forever.
         """
-        held: BaseException | None = None
-        while True:
-            try:
-                self._park.acquire()
-                break
-            except BaseException as exc:
-                held = exc
-        if held is not None:
-            redeliver_interrupt(held)
+        self._park.acquire(False)
 
 
 def redeliver_interrupt(exc: BaseException) -> None:
