@@ -50,10 +50,11 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from . import _waiter
+from ._duration import Timeout
+from ._duration import optional_seconds as _seconds
 from ._waiter import Waiter, redeliver_interrupt
 
 __all__ = [
@@ -71,21 +72,10 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
 
-Timeout = float | timedelta | None
 
 
 class ClosedChannelError(RuntimeError):
     """Send on a closed channel, or close of a closed or nil channel (Go panics)."""
-
-
-def _seconds(timeout: Timeout) -> float | None:
-    if timeout is None or type(timeout) is float:
-        return timeout
-    if isinstance(timeout, timedelta):
-        return timeout.total_seconds()
-    if isinstance(timeout, int | float) and not isinstance(timeout, bool):
-        return float(timeout)
-    raise TypeError(f"timeout must be a number of seconds or a timedelta, not {timeout!r}")
 
 
 _Entry = tuple[Waiter, int, Any]

@@ -54,6 +54,7 @@ from functools import partial
 from typing import Any, cast
 
 from . import timers
+from ._duration import seconds as _seconds
 from .chan import Chan, RecvChan, go, nilchan, select
 
 __all__ = [
@@ -640,10 +641,8 @@ def _number(x: object, what: str) -> float:
     return f
 
 
-def _duration(seconds: object) -> float:
-    if isinstance(seconds, timedelta):
-        return seconds.total_seconds()
-    return _number(seconds, "timeout")
+def _duration(value: object) -> float:
+    return _seconds(value, "timeout")
 
 
 # -- constructors --

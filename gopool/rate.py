@@ -40,6 +40,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from ._duration import seconds as _parse_seconds
 from .chan import RecvChan, default, nilchan, select
 from .context import Context, DeadlineExceeded
 from .timers import Timer
@@ -74,14 +75,7 @@ def every(interval: float | timedelta) -> float:
 
 
 def _seconds(value: object, what: str) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-        if math.isnan(seconds):
-            raise ValueError(f"rate: {what} is NaN")
-        return seconds
-    raise TypeError(f"rate: {what} must be a number of seconds or a timedelta, not {value!r}")
+    return _parse_seconds(value, f"rate: {what}")
 
 
 def _time_ns(now: object) -> int:

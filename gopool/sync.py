@@ -46,8 +46,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from ._duration import Timeout
+from ._duration import optional_seconds as _seconds
 from ._waiter import Waiter, wait_for
-from .chan import Timeout, _seconds, go
+from .chan import go
 
 __all__ = ["Once", "WaitGroup", "once_func", "once_value", "once_values"]
 

@@ -66,6 +66,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._duration import seconds as _duration
 from ._waiter import Waiter
 from .chan import Chan, RecvChan, go, nilchan
 
@@ -90,26 +91,6 @@ _MAX_WAIT = min(threading.TIMEOUT_MAX, 86400.0)
 
 _PENDING, _FIRED, _CANCELLED = 0, 1, 2
 _STATE_NAMES = ("pending", "fired", "cancelled")
-
-
-def _duration(seconds: object) -> float:
-    """``seconds`` (a real number or a ``timedelta``) as a float; NaN is refused."""
-    if type(seconds) is float:
-        d = seconds
-    elif isinstance(seconds, timedelta):
-        d = seconds.total_seconds()
-    elif isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        try:
-            d = float(seconds)
-        except OverflowError:  # an int beyond any float: as far as forever
-            d = math.inf if seconds > 0 else -math.inf
-    else:
-        raise TypeError(
-            f"duration must be a number of seconds or a timedelta, not {type(seconds).__name__}"
-        )
-    if math.isnan(d):
-        raise ValueError("duration is NaN")
-    return d
 
 
 def _deadline(seconds: object) -> float:
