@@ -75,8 +75,10 @@ def calibrate() -> int:
         if time.perf_counter() - start > 0.005:
             break
         n *= 2
-    # The fastest of a few: the speed of an unloaded CPU, which load only slows.
-    per_iteration = min(_time_spin(n) for _ in range(5)) / n
+    # Then about half a second of job-sized samples, keeping the fastest: the
+    # speed of an unloaded CPU, which a burst of load elsewhere only slows.
+    n = max(1, round(n * JOB_SECONDS / 0.005))
+    per_iteration = min(_time_spin(n) for _ in range(25)) / n
     return max(1, round(JOB_SECONDS / per_iteration))
 
 
@@ -254,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     med = {name: statistics.median(ts) for name, ts in times.items()}
     spread = {name: (max(ts) - min(ts)) / 2 for name, ts in times.items()}
     base = med["one"]
-    print(f"load average at end: {load()}\n")
+    print(f"load average at end: {load()}")
+    print(f"one job on one thread, measured: {base / n_jobs * 1000:.1f} ms (median run)\n")
     best = {name: min(ts) for name, ts in times.items()}
     print("| case | median s | ± s | best s | speed-up over one thread | results |")
     print("|---|---:|---:|---:|---:|---|")
