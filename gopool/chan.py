@@ -446,6 +446,7 @@ _CASE_KINDS: dict[Any, int] = {
 # table for the common small selects (cheaper than shuffling every time).
 _SMALL = 6
 _PERMUTATIONS = [list(itertools.permutations(range(n))) for n in range(_SMALL)]
+_PERMUTATION_COUNTS = [len(table) for table in _PERMUTATIONS]
 _random = random.random
 
 
@@ -559,8 +560,7 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
             _last_parse = (cases, ops, default_at)
     n = len(ops)
     if n < _SMALL:
-        table = _PERMUTATIONS[n]
-        order: Sequence[int] = table[int(_random() * len(table))]
+        order: Sequence[int] = _PERMUTATIONS[n][int(_random() * _PERMUTATION_COUNTS[n])]
     else:
         order = random.sample(range(n), n)
 
@@ -571,10 +571,10 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         if ch is nilchan:
             continue
         with ch._lock:
-            if kind != _SEND and ch._buf and not ch._sendq:
+            buf = ch._buf
+            if buf and kind != _SEND and not ch._sendq:
                 # The common ready receive, inlined as in Chan.recv.
-                value = ch._buf.popleft()
-                return i, ((value, True) if kind == _RECV_OK else value)
+                return i, ((buf.popleft(), True) if kind == _RECV_OK else buf.popleft())
             done, result, wake = _try_case(kind, ch, value)
         if done:
             if wake is not None:
