@@ -40,7 +40,6 @@ import contextlib
 import cProfile
 import faulthandler
 import gc
-import hashlib
 import io
 import json
 import os
@@ -49,7 +48,6 @@ import pstats
 import queue
 import shlex
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -62,6 +60,8 @@ try:
 except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool import Chan, nilchan, select
+
+from _machine import cpu_model, gopool_state  # this folder
 
 Metrics = dict[str, float]
 
@@ -619,44 +619,6 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 # -- the report --
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _gopool_state() -> str:
-    """Which gopool ran: its path, git commit, and a digest of chan.py's bytes."""
-    import gopool
-
-    package = Path(gopool.__file__).resolve().parent
-    digest = hashlib.sha256((package / "chan.py").read_bytes()).hexdigest()[:12]
-    state = f"{package}, chan.py sha256 {digest}"
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return state + ", not in a git work tree"
-    return state + f", commit {head}" + (" with uncommitted changes" if dirty else "")
-
-
 def machine() -> dict[str, Any]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -665,10 +627,10 @@ def machine() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "cpu_count": os.cpu_count(),
         "cpus_usable": affinity,
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "switch_interval_s": sys.getswitchinterval(),
         "load_average_at_start": load,
-        "gopool": _gopool_state(),
+        "gopool": gopool_state(["chan.py"]),
     }
 
 

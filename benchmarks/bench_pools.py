@@ -56,6 +56,8 @@ except ModuleNotFoundError:  # a checkout where gopool is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool.pools import Pool
 
+from _machine import cpu_model  # this folder
+
 from gopool.chan import go
 from gopool.pools._base import _Core
 
@@ -155,14 +157,7 @@ def executor_warm(workers: int, fn: Callable[[int], int], n: int) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     return (
         f"{platform.python_implementation()} {platform.python_version()}"

@@ -38,7 +38,6 @@ import multiprocessing
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +50,8 @@ try:
 except ModuleNotFoundError:  # a checkout where gopool is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool.pools import Pool
+
+from _machine import cpu_model, gopool_state  # this folder
 
 JOB_SECONDS = 0.020
 WORKERS = 4
@@ -89,42 +90,10 @@ def _time_spin(n: int) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return (
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs: {cpu}"
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs: {cpu_model()}"
     )
-
-
-def gopool_state() -> str:
-    import gopool
-
-    package = Path(gopool.__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return f"{package}, not in a git work tree"
-    return f"{package}, commit {head}" + (" with uncommitted changes" if dirty else "")
 
 
 def load() -> str:

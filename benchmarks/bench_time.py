@@ -72,7 +72,6 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import gc
-import hashlib
 import json
 import math
 import os
@@ -80,7 +79,6 @@ import platform
 import random
 import shlex
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -90,10 +88,11 @@ from pathlib import Path
 from typing import Any
 
 try:
-    import gopool
+    import gopool  # noqa: F401  (only to find the package, or fall back to the checkout)
 except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import gopool
+
+from _machine import cpu_model, gopool_state  # this folder
 
 from gopool import (
     Chan,
@@ -1022,44 +1021,6 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 # -- the report --
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _gopool_state() -> str:
-    """Which gopool ran: its path, git commit, and a digest of the modules measured."""
-    package = Path(gopool.__file__).resolve().parent
-    h = hashlib.sha256()
-    for name in ("timers.py", "context.py", "rate.py", "chan.py"):
-        h.update((package / name).read_bytes())
-    state = f"{package}, timers/context/rate/chan sha256 {h.hexdigest()[:12]}"
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return state + ", not in a git work tree"
-    return state + f", commit {head}" + (" with uncommitted changes" if dirty else "")
-
-
 def machine() -> dict[str, Any]:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -1068,10 +1029,10 @@ def machine() -> dict[str, Any]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "cpu_count": os.cpu_count(),
         "cpus_usable": affinity,
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "switch_interval_s": sys.getswitchinterval(),
         "load_average_at_start": load,
-        "gopool": _gopool_state(),
+        "gopool": gopool_state(["timers.py", "context.py", "rate.py", "chan.py"]),
     }
 
 

@@ -1,0 +1,53 @@
+"""What every benchmark prints about where it ran: the CPU, and which gopool."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def gopool_state(measured: Iterable[str] = ()) -> str:
+    """Which gopool ran: its path, git commit, and a digest of the ``measured`` modules."""
+    import gopool
+
+    package = Path(gopool.__file__).resolve().parent
+    state = f"{package}"
+    names = list(measured)
+    if names:
+        h = hashlib.sha256()
+        for name in names:
+            h.update((package / name).read_bytes())
+        label = "/".join(n.removesuffix(".py") for n in names)
+        state += f", {label} sha256 {h.hexdigest()[:12]}"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=package,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=package,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return state + ", not in a git work tree"
+    return state + f", commit {head}" + (" with uncommitted changes" if dirty else "")
