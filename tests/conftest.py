@@ -9,10 +9,13 @@ assertion failing inside a thread fails the test that joins it.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+import pytest
 
 from gopool import Chan
 
@@ -98,3 +101,48 @@ def join_all(tasks: list[Task], deadline: float = DEADLINE) -> list[Any]:
     """Join every task (sharing one deadline); results in order."""
     end = time.monotonic() + deadline
     return [t.join(max(0.0, end - time.monotonic())) for t in tasks]
+
+
+@pytest.fixture
+def no_thread_left() -> Iterator[None]:
+    """Fail if a thread started during the test is still running at its end.
+
+    Threads that are on their way out get a few seconds to finish (joined,
+    not polled). The timer scheduler thread is shared by the whole process
+    and not the test's to stop.
+    """
+    before = set(threading.enumerate())
+    yield
+    gc.collect()
+    left = []
+    for t in threading.enumerate():
+        if t in before or t.name == "gopool-timers":
+            continue
+        t.join(5.0)
+        if t.is_alive():
+            left.append(t)
+    assert not left, f"threads left running: {left}"
+
+
+class Gate:
+    """Jobs that block until the test opens the gate, counting how many started."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def __call__(self, x: Any) -> Any:
+        with self._lock:
+            self._started += 1
+        if not self.opened.wait(DEADLINE):
+            raise AssertionError("gate never opened")
+        return x
+
+    @property
+    def started(self) -> int:
+        with self._lock:
+            return self._started
+
+    def open(self) -> None:
+        self.opened.set()

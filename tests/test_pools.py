@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import spawn, until, wait_blocked
+from conftest import Gate, spawn, until, wait_blocked
 
 from gopool.chan import ClosedChannelError, go
 from gopool.context import Canceled, DeadlineExceeded, background, with_cancel, with_timeout
@@ -96,51 +96,6 @@ def generic(request: pytest.FixtureRequest) -> Kind:
 
 def _identity(x: Any) -> Any:
     return x
-
-
-@pytest.fixture
-def no_thread_left() -> Iterator[None]:
-    """Fail if a thread started during the test is still running at its end.
-
-    Threads that are on their way out get a few seconds to finish (joined,
-    not polled). The timer scheduler thread is shared by the whole process
-    and not the pools' to stop.
-    """
-    before = set(threading.enumerate())
-    yield
-    gc.collect()
-    left = []
-    for t in threading.enumerate():
-        if t in before or t.name == "gopool-timers":
-            continue
-        t.join(5.0)
-        if t.is_alive():
-            left.append(t)
-    assert not left, f"threads left running: {left}"
-
-
-class Gate:
-    """Jobs that block until the test opens the gate, counting how many started."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self._lock = threading.Lock()
-        self._started = 0
-
-    def __call__(self, x: Any) -> Any:
-        with self._lock:
-            self._started += 1
-        if not self.opened.wait(10.0):
-            raise AssertionError("gate never opened")
-        return x
-
-    @property
-    def started(self) -> int:
-        with self._lock:
-            return self._started
-
-    def open(self) -> None:
-        self.opened.set()
 
 
 def _worker_threads(pool: PoolBase[Any, Any]) -> int:

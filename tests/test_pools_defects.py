@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import join_all, spawn, until, wait_blocked
+from conftest import Gate, join_all, spawn, until, wait_blocked
 
 from gopool import timers
 from gopool.chan import ClosedChannelError
@@ -47,43 +47,6 @@ def _job(name: str, x: int) -> Any:
 
 
 KINDS = ["WorkerPool", "Pool", "DynamicPool", "RateLimitedPool"]
-
-
-@pytest.fixture
-def no_thread_left() -> Iterator[None]:
-    """Fail if a thread started during the test is still running at its end (joined, not polled)."""
-    before = set(threading.enumerate())
-    yield
-    gc.collect()
-    left = []
-    for t in threading.enumerate():
-        if t in before or t.name == "gopool-timers":
-            continue
-        t.join(5.0)
-        if t.is_alive():
-            left.append(t)
-    assert not left, f"threads left running: {left}"
-
-
-class Gate:
-    """Jobs that block until the test opens the gate, counting how many started."""
-
-    def __init__(self) -> None:
-        self.opened = threading.Event()
-        self._lock = threading.Lock()
-        self._started = 0
-
-    def __call__(self, x: Any) -> Any:
-        with self._lock:
-            self._started += 1
-        if not self.opened.wait(10.0):
-            raise AssertionError("gate never opened")
-        return x
-
-    @property
-    def started(self) -> int:
-        with self._lock:
-            return self._started
 
 
 # -- DynamicPool.Stop closed the job channel and cancelled at once --

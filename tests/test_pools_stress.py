@@ -9,13 +9,12 @@ never starts more jobs than its rate allows.
 
 from __future__ import annotations
 
-import gc
 import math
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -58,22 +57,6 @@ def _value(name: str, r: Any) -> Any:
         assert isinstance(r, Result) and r.error is None, r
         return r.output
     return r
-
-
-@pytest.fixture
-def no_thread_left() -> Iterator[None]:
-    """Fail if a thread started during the test is still running at its end (joined, not polled)."""
-    before = set(threading.enumerate())
-    yield
-    gc.collect()
-    left = []
-    for t in threading.enumerate():
-        if t in before or t.name == "gopool-timers":
-            continue
-        t.join(5.0)
-        if t.is_alive():
-            left.append(t)
-    assert not left, f"threads left running: {left}"
 
 
 def _tiny_work(x: int) -> int:
