@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, spawn, until
-from test_pools import KINDS, Gate, Kind, no_thread_left  # noqa: F401 - a fixture, used by name
+from conftest import DEADLINE, Gate, spawn, until
+from test_pools import KINDS, Kind
 
 from gopool.chan import go
 from gopool.context import background, with_cancel

@@ -21,9 +21,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, until
+from conftest import DEADLINE, Gate, until
 from test_examples import ROOT, checkout_env
-from test_pools import Gate
 
 from gopool.pools import Pool, PoolStats, WorkerStats
 from gopool.watch import Watch, render_frame, render_line, watch
