@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def cpu_model() -> str:
@@ -51,3 +54,19 @@ def gopool_state(measured: Iterable[str] = ()) -> str:
     except (OSError, subprocess.CalledProcessError):
         return state + ", not in a git work tree"
     return state + f", commit {head}" + (" with uncommitted changes" if dirty else "")
+
+
+def machine(measured: Iterable[str] = ()) -> dict[str, Any]:
+    """Where a benchmark ran: platform, Python, CPUs, load, and which gopool (see gopool_state)."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": affinity,
+        "cpu_model": cpu_model(),
+        "switch_interval_s": sys.getswitchinterval(),
+        "load_average_at_start": load,
+        "gopool": gopool_state(measured),
+    }

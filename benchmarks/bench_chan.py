@@ -43,7 +43,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import queue
 import shlex
@@ -61,7 +60,7 @@ except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool import Chan, nilchan, select
 
-from _machine import cpu_model, gopool_state  # this folder
+from _machine import machine as _machine_info  # this folder
 
 Metrics = dict[str, float]
 
@@ -620,18 +619,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 
 
 def machine() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "cpu_model": cpu_model(),
-        "switch_interval_s": sys.getswitchinterval(),
-        "load_average_at_start": load,
-        "gopool": gopool_state(["chan.py"]),
-    }
+    return _machine_info(["chan.py"])
 
 
 def render(cfg: Config, command: str, info: dict[str, Any], rows: list[dict[str, Any]]) -> str:

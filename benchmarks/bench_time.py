@@ -75,7 +75,6 @@ import gc
 import json
 import math
 import os
-import platform
 import random
 import shlex
 import statistics
@@ -92,7 +91,7 @@ try:
 except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _machine import cpu_model, gopool_state  # this folder
+from _machine import machine as _machine_info  # this folder
 
 from gopool import (
     Chan,
@@ -1022,18 +1021,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 
 
 def machine() -> dict[str, Any]:
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "cpu_model": cpu_model(),
-        "switch_interval_s": sys.getswitchinterval(),
-        "load_average_at_start": load,
-        "gopool": gopool_state(["timers.py", "context.py", "rate.py", "chan.py"]),
-    }
+    return _machine_info(["timers.py", "context.py", "rate.py", "chan.py"])
 
 
 def render(

@@ -10,9 +10,14 @@ assertion failing inside a thread fails the test that joins it.
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,3 +151,36 @@ class Gate:
 
     def open(self) -> None:
         self.opened.set()
+
+
+def sigint_child(body: str) -> str:
+    """Run ``body`` in a child interpreter; SIGINT it once it prints ``ready``.
+
+    Returns the child's stdout; fails unless it exits 0. The child sees this
+    checkout's gopool first on its path.
+    """
+    src = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", body],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"child not ready: {line!r}{out}\n{err}")
+        time.sleep(0.1)  # let the main thread go from "published" to parked
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+    return out

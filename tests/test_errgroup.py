@@ -9,22 +9,17 @@ main thread blocked in ``Group.wait`` or ``Group.go`` (in a subprocess).
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import until
+from conftest import sigint_child, until
 
-import gopool
 from gopool.chan import Chan, go
 from gopool.context import Canceled, Context, background, cause
 from gopool.errgroup import Group, with_context
@@ -558,31 +553,7 @@ def test_stress_limit_and_first_error() -> None:
 
 def run_child(body: str) -> str:
     """Run ``body`` in a child; SIGINT it once it prints ready; its stdout on a clean exit."""
-    src = str(Path(gopool.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", body],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() != "ready":
-            out, err = proc.communicate(timeout=30)
-            raise AssertionError(f"child not ready: {line!r}{out}\n{err}")
-        time.sleep(0.1)  # let the main thread go from "published" to parked
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
-    return out
+    return sigint_child(body)
 
 
 PRELUDE = """

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from conftest import sigint_child
 
 import gopool
 import gopool.semaphore
@@ -723,31 +721,8 @@ print("intact", flush=True)
 
 def run_child(body: str) -> None:
     """Run ``body`` in a child; SIGINT it once it prints ready; require a clean exit."""
-    src = str(Path(gopool.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", body],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line.strip() != "ready":
-            out, err = proc.communicate(timeout=30)
-            raise AssertionError(f"child not ready: {line!r}{out}\n{err}")
-        time.sleep(0.1)  # let the main thread go from "queued" to parked
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
-    assert out.split() == ["interrupted", "intact"], f"stdout:\n{out}\nstderr:\n{err}"
+    out = sigint_child(body)
+    assert out.split() == ["interrupted", "intact"], f"stdout:\n{out}"
 
 
 @pytest.mark.timeout(60)
