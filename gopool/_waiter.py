@@ -1,39 +1,74 @@
 """The one parking mechanism behind every blocking operation (Go's ``sudog``).
 
-A thread that must wait creates a :class:`Waiter`, publishes it where its
-counterpart will find it (a channel's queue, a WaitGroup's list), releases
-the lock that guards that place, and parks on the waiter. Whoever completes
-the operation *claims* the waiter, writes the outcome into it, and wakes it.
+A wait has three parts, each written once here:
+
+* a :class:`Waiter`: one wait of one thread (or, later, one asyncio task)
+  for one operation, with the outcome fields a counterpart fills in;
+* a :class:`WaitQueue`: where waiters are published for counterparts to
+  find (a channel's senders, a WaitGroup's waiters...), guarded by the lock
+  of the object that owns it;
+* :func:`block`: the blocking protocol of a thread: publish under the
+  owner's lock (unless the operation can complete at once), park, and on
+  timeout, ``KeyboardInterrupt`` or an abort withdraw; if a counterpart
+  completed the waiter while it was being withdrawn, its outcome stands and
+  an interrupt is delivered again.
 
 Invariants:
 
 * A waiter is claimed at most once. ``claim()`` is an atomic test-and-set on
-  a lock of its own, so a waiter published in several places at once (a
+  a lock of its own, so a waiter published in several queues at once (a
   ``select`` enqueued on many channels) is completed by exactly one of them,
-  whichever gets there first; the others see the failed claim and drop it.
-* Only the claimer writes the outcome fields, and it writes them before it
-  calls ``wake()``, while still holding the lock of the place where it found
-  the waiter. The parked thread reads them only after ``park()`` has
-  returned True, or after its own claim failed under (or was followed by
-  taking) that same lock, so a lock's release/acquire always orders the
-  writes before the reads, without leaning on the GIL.
-* A parked thread that gives up (timeout, Ctrl-C) must claim its own waiter
-  before it withdraws. If the claim fails, a counterpart has already
-  completed the operation: the thread calls ``settle()`` and treats the
-  operation as done.
+  whichever gets there first; the others see the failed claim and drop the
+  entry as stale.
+* Only the claimer writes the outcome fields (``index``, ``value``, ``ok``),
+  and it writes them before it calls ``wake()``, while still holding the
+  lock of the place where it found the waiter. The owner reads them only
+  after its park returned True, or after its own ``take_back()`` failed
+  under (or was followed by taking) that same lock, so a lock's
+  release/acquire always orders the writes before the reads, without
+  leaning on the GIL.
+* An owner that gives up (timeout, interrupt, abort) withdraws through
+  ``take_back()`` with the owner's lock held: True means the waiter is its
+  own again and it unpublishes it; False means a counterpart completed the
+  operation first, which then stands (``take_back`` has settled the
+  wake-up still on its way).
+* :meth:`Waiter.abort` is the only way another thread ends a wait early: it
+  claims the waiter (so no counterpart can complete it any more), records
+  the exception, and wakes it; the owner's park raises that exception and
+  the owner withdraws as after an interrupt (its ``take_back`` returns True
+  for an aborted waiter). An abort that loses the claim does nothing.
+* ``_abort_lock`` orders an abort's claim and its record, so an owner whose
+  claim failed can tell an abort from a completion.
 
-Parking is a plain ``Lock.acquire``: it costs no CPU while blocked, is woken
-directly by the counterpart's ``release``, and on POSIX is interrupted by
-signals, so ``KeyboardInterrupt`` reaches a main thread parked here.
+Extension points (the kinds of waiter and of queueing to come):
+
+* A kind of waiter subclasses :class:`Waiter` and defines ``wake()`` (make
+  the owner runnable; called once, by the claimer or an abort, after the
+  outcome is written) and ``_settle()`` (forget a wake-up that is on its
+  way or already delivered, without blocking). :class:`ThreadWaiter` parks
+  on a lock; an asyncio task's waiter will await a future, its ``wake()``
+  being ``loop.call_soon_threadsafe(...)`` that resolves it, its
+  cancellation withdrawing through the same ``take_back`` (a counterpart
+  that completed it first wins, and the result stands).
+* :class:`WaitQueue` serves FIFO by default; ``publish(front=True)`` queues
+  at the front, as Go's ``semacquire`` with ``lifo=true`` requeues a woken
+  Mutex waiter in starvation mode. Counterparts take waiters with
+  :meth:`WaitQueue.hand_off` (the first live one) or
+  :meth:`WaitQueue.complete_all`, and wake them after unlocking.
+
+Parking a thread is a plain ``Lock.acquire``: it costs no CPU while
+blocked, is woken directly by the counterpart's ``release``, and on POSIX is
+interrupted by signals, so ``KeyboardInterrupt`` reaches a main thread
+parked here.
 
 The registry of parked threads (read by :mod:`gopool.debug`):
 
 * A thread that blocks in ``park()`` (with no timeout, or a positive one) is
   recorded, waiter -> thread id, from just before it blocks until ``park()``
   returns or raises; ``what`` (set by whoever made the waiter), ``since`` and
-  ``timeout`` describe the wait. A non-blocking ``park(0)`` and ``settle()``
-  are not recorded. A recorded waiter that is claimed belongs to a thread
-  that is runnable: its claimer has completed it or is taking it back.
+  ``timeout`` describe the wait. A non-blocking ``park(0)`` is not recorded.
+  A recorded waiter that is claimed belongs to a thread that is runnable:
+  its claimer has completed it or is taking it back.
 * Parks with no timeout while deadlock detection is on are recorded in
   ``_watched`` (thread id -> its waiters, innermost last), under
   ``_watch_lock``, so that the detector sees registrations and its own
@@ -44,14 +79,9 @@ The registry of parked threads (read by :mod:`gopool.debug`):
 * After ``os.fork()`` the child starts with empty records and a fresh
   ``_watch_lock``: only the forking thread survives, and it is not parked.
 * With detection off the park path pays one read of ``_detector``. With it
-  on, ``_detector`` runs after the registration and before blocking. It may
-  claim the main thread's innermost watched waiter to abort its park: under
-  ``_watch_lock`` it takes the claim and marks ``_abort``, then (outside the
-  lock) stores the exception and releases the park lock. The aborted thread
-  gives the claim back and raises the exception, so its caller withdraws
-  the operation exactly as after an interrupt. A thread leaving a watched
-  park unregisters under ``_watch_lock`` before it looks at ``_abort``, so an
-  abort is either seen and honoured, or never started.
+  on, ``_detector`` runs after the registration and before blocking; it
+  reports a deadlock by aborting the main thread's waiter (its own, when
+  the main thread is the one about to park).
 """
 
 from __future__ import annotations
@@ -60,18 +90,31 @@ import _thread
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Waiter", "redeliver_interrupt", "wait_for"]
+__all__ = [
+    "Entry",
+    "ThreadWaiter",
+    "WaitQueue",
+    "Waiter",
+    "block",
+    "redeliver_interrupt",
+    "under_locks",
+    "wake_all",
+]
 
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _monotonic = time.monotonic
 
+_abort_lock = threading.Lock()
+"""Orders an abort's claim before its record of the exception (see the module docstring)."""
+
 
 class Waiter:
-    """One parked thread waiting for one operation to be completed.
+    """One wait for one operation; the base of every kind of waiter.
 
     Fields written by the claimer before ``wake()``:
 
@@ -82,28 +125,26 @@ class Waiter:
         the value handed over (to a receiver);
     ``ok``
         True for a real hand-off, False when the operation completed because
-        a channel was closed.
+        a channel was closed (or a context ended).
 
     ``what`` describes the operation for :mod:`gopool.debug`: None, or a pair
     ``(reason, target)`` such as ``("chan receive", ch)``, rendered (with
     ``repr(target)``) only when a dump is made. ``since`` and ``timeout`` are
-    set by ``park()``.
+    set when the wait begins.
     """
 
-    __slots__ = ("_abort", "_claim", "_park", "index", "ok", "since", "timeout", "value", "what")
+    __slots__ = ("_abort", "_claim", "index", "ok", "since", "timeout", "value", "what")
 
     since: float
     timeout: float | None
 
     def __init__(self, what: object = None) -> None:
         self._claim = _allocate_lock()
-        self._park = _allocate_lock()
-        self._park.acquire()
         self.index = -1
         self.value: Any = None
         self.ok = False
         self.what = what
-        self._abort: object = None
+        self._abort: BaseException | None = None
 
     def claim(self) -> bool:
         """Take the right to complete this waiter; True for the first caller only."""
@@ -111,48 +152,237 @@ class Waiter:
 
     @property
     def claimed(self) -> bool:
-        """Whether someone (a counterpart, or the owner withdrawing) has claimed it."""
+        """Whether someone (a counterpart, an abort, or the owner withdrawing) has claimed it."""
         return self._claim.locked()
+
+    def wake(self) -> None:
+        """Make the owner runnable. Called once, by the claimer, after the outcome is written."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _settle(self) -> None:
+        """Forget the wake-up of a completion that beat the owner's withdrawal; never blocks."""
+        raise NotImplementedError  # pragma: no cover
+
+    def take_back(self) -> bool:
+        """The owner's claim, to withdraw: True if it may unpublish the waiter.
+
+        Called by the owner with the lock guarding the places where the
+        waiter is published held. True if this call claimed it, or an
+        :meth:`abort` did (the owner withdraws either way); False if a
+        counterpart completed it first: the outcome stands, and the wake-up
+        on its way is settled.
+        """
+        if self._claim.acquire(False):
+            return True
+        with _abort_lock:
+            aborted = self._abort is not None
+        if not aborted:
+            self._settle()
+        return aborted
+
+    def abort(self, exc: BaseException) -> bool:
+        """End the owner's wait with ``exc``, from any thread; False if it was claimed already.
+
+        The owner's park raises ``exc`` (at once, if it is not parked yet),
+        and the owner withdraws the operation as after an interrupt, so
+        nothing is sent or received. Never blocks.
+        """
+        with _abort_lock:
+            if not self._claim.acquire(False):
+                return False
+            self._abort = exc
+        self.wake()
+        return True
+
+
+class ThreadWaiter(Waiter):
+    """A thread's wait: it parks on a lock of its own, which ``wake()`` releases."""
+
+    __slots__ = ("_park",)
+
+    def __init__(self, what: object = None) -> None:
+        Waiter.__init__(self, what)
+        self._park = _allocate_lock()
+        self._park.acquire()
 
     def wake(self) -> None:
         """Release the parked owner. Called once, by the claimer, after the writes."""
         self._park.release()
 
+    def _settle(self) -> None:
+        # Every claimer writes the outcome while holding the lock under which
+        # the owner then fails its take_back, so the outcome is visible
+        # already. Never waits for the wake-up: an interrupt that lands just
+        # after park()'s acquire returned has consumed it, and waiting would
+        # hang forever.
+        self._park.acquire(False)
+
     def park(self, timeout: float | None = None) -> bool:
         """Block until woken; False if ``timeout`` seconds passed first.
 
         Raises whatever a signal handler raises (``KeyboardInterrupt``) while
-        blocked, and :class:`gopool.DeadlockError` when deadlock detection
-        finds every thread asleep. Either way the caller must withdraw
-        through ``claim()``.
+        blocked, and the exception of an :meth:`abort` (such as
+        :class:`gopool.DeadlockError`). Either way the caller must withdraw
+        through ``take_back()``.
         """
         if timeout is not None and timeout <= 0:
-            return self._park.acquire(False)
-        self.since = _monotonic()
-        self.timeout = timeout
-        detect = _detector
-        if timeout is None and detect is not None:
-            return _park_watched(self, detect)
-        parked = _parked
-        parked[self] = _get_ident()
-        try:
-            if timeout is None:
-                return self._park.acquire()
-            return self._park.acquire(True, timeout)
-        finally:
-            del parked[self]
+            woke = self._park.acquire(False)
+        else:
+            self.since = _monotonic()
+            self.timeout = timeout
+            detect = _detector
+            if timeout is None and detect is not None:
+                woke = _park_watched(self, detect)
+            else:
+                parked = _parked
+                parked[self] = _get_ident()
+                try:
+                    if timeout is None:
+                        woke = self._park.acquire()
+                    else:
+                        woke = self._park.acquire(True, timeout)
+                finally:
+                    del parked[self]
+        if woke and self._abort is not None:
+            raise self._abort
+        return woke
 
-    def settle(self) -> None:
-        """Accept that a claimer beat us to ``claim()``: the operation stands.
 
-        Every claimer writes the outcome while holding the lock under which
-        the owner then fails its own claim (a channel's, a WaitGroup's), so
-        the outcome is already visible here; the wake-up still on its way
-        will find nobody parked, which is harmless. Never waits for it: an
-        interrupt that lands just after ``park()``'s acquire returned has
-        consumed that wake-up already, and waiting would hang forever.
+Entry = tuple[Waiter, int, Any]
+"""A queue entry: the waiter, its case index, and a value (a sender's value, a weight...)."""
+
+
+class WaitQueue(deque[Entry]):
+    """The waiters published on one object, in the order they are served.
+
+    A ``deque`` of :data:`Entry`, so the owner's fast paths test it and peek
+    at it with no extra frame; every operation is called with the owner's
+    lock held. An entry whose waiter is already claimed is stale (its select
+    completed elsewhere, or it was aborted) and is dropped by whoever meets
+    it first; its owner removes its other entries.
+    """
+
+    __slots__ = ()
+
+    def publish(self, w: Waiter, index: int = 0, value: Any = None, *, front: bool = False) -> None:
+        """Queue ``w`` at the back (FIFO), or at the ``front`` (Go's ``lifo`` requeue)."""
+        if front:
+            self.appendleft((w, index, value))
+        else:
+            self.append((w, index, value))
+
+    def hand_off(self) -> Entry | None:
+        """Dequeue and claim the first live entry (dropping stale ones); None if there is none.
+
+        The caller writes the outcome into the waiter, and wakes it once it
+        has released the lock.
         """
-        self._park.acquire(False)
+        while self:
+            entry = self.popleft()
+            if entry[0].claim():
+                return entry
+        return None
+
+    def complete_all(self, ok: bool, value: Any = None) -> list[Waiter]:
+        """Claim every live waiter with outcome ``(value, ok)`` and empty the queue.
+
+        Returns the waiters, for the caller to pass to :func:`wake_all` once
+        it has released the lock.
+        """
+        woken = []
+        for w, index, _ in self:
+            if w.claim():
+                w.index = index
+                w.value = value
+                w.ok = ok
+                woken.append(w)
+        self.clear()
+        return woken
+
+    def withdraw(self, w: Waiter) -> bool:
+        """The owner takes ``w`` back: True if withdrawn, False if a counterpart completed it.
+
+        Tolerates a waiter that was never queued (interrupted before that).
+        """
+        mine = w.take_back()
+        if mine:
+            self.discard(w)
+        return mine
+
+    def discard(self, w: Waiter) -> None:
+        """Drop every entry of ``w``, if any."""
+        for entry in [e for e in self if e[0] is w]:
+            self.remove(entry)
+
+    def waiting(self) -> int:
+        """How many entries are live (their waiter unclaimed)."""
+        return sum(1 for e in self if not e[0].claimed)
+
+
+def wake_all(woken: list[Waiter]) -> None:
+    """Wake the waiters of :meth:`WaitQueue.complete_all`, after the lock is released.
+
+    Woken outside the lock, so a waiter that runs at once does not contend
+    with the waker for it.
+    """
+    for w in woken:
+        w.wake()
+
+
+def under_locks(locks: Sequence[threading.Lock], fn: Callable[[], Any], start: int = 0) -> Any:
+    """``fn()`` with ``locks`` held, taken in list order; its result.
+
+    Nested ``with`` statements rather than a loop of ``acquire()`` calls: an
+    interrupt landing between two acquisitions must not leave a lock held.
+    """
+    if start == len(locks):
+        return fn()
+    with locks[start]:
+        return under_locks(locks, fn, start + 1)
+
+
+def block(
+    w: ThreadWaiter,
+    locks: Sequence[threading.Lock],
+    attempt: Callable[[], Waiter | bool],
+    timeout: float | None,
+    withdraw: Callable[[], bool],
+) -> bool:
+    """The blocking protocol of every thread that waits: True once ``w`` is complete.
+
+    With ``locks`` held (in their order), ``attempt()`` either completes the
+    operation at once, having claimed ``w`` and written its outcome
+    (returning True, or the counterpart's waiter to wake after unlocking),
+    or publishes ``w`` and returns False; ``w`` then parks until a
+    counterpart completes it. ``withdraw()``, also called with ``locks``
+    held, takes ``w`` back (True) or finds it completed (False), as
+    :meth:`WaitQueue.withdraw` does.
+
+    * Completed (at once, or by a counterpart): True; the outcome is in ``w``.
+    * Timed out: False if withdrawn (nothing happened), True if a
+      counterpart completed ``w`` in the meantime.
+    * Interrupted (``KeyboardInterrupt`` or whatever a signal handler
+      raises) or aborted: re-raises if withdrawn; if a counterpart completed
+      ``w`` first, the outcome stands, True is returned and the interrupt is
+      delivered again (see :func:`redeliver_interrupt`).
+
+    The whole protocol sits inside one ``try``, from before publication,
+    so an interrupt landing anywhere after ``w`` is published withdraws it.
+    """
+    try:
+        done = under_locks(locks, attempt)
+        if done is not False:
+            if done is not True:
+                done.wake()
+            return True
+        if w.park(timeout):
+            return True
+    except BaseException as exc:
+        if under_locks(locks, withdraw):
+            raise
+        redeliver_interrupt(exc)
+        return True
+    return not under_locks(locks, withdraw)
 
 
 def redeliver_interrupt(exc: BaseException) -> None:
@@ -169,35 +399,7 @@ def redeliver_interrupt(exc: BaseException) -> None:
     raise exc
 
 
-def wait_for(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
-    """Park ``w`` until a partner completes it; True once it has, False on timeout.
-
-    The one blocking protocol of the package. ``withdraw()`` is called on
-    timeout or interrupt: with the lock(s) guarding the places where ``w``
-    is published held, it claims ``w`` and unpublishes it, returning True;
-    if the claim fails, a partner completed ``w`` first, and ``withdraw``
-    calls ``w.settle()`` and returns False.
-
-    * Woken by a partner: returns True; the outcome is in ``w``.
-    * Timed out: returns False if withdrawn (nothing happened), True if a
-      partner completed ``w`` in the meantime.
-    * Interrupted (``KeyboardInterrupt`` or whatever a signal handler
-      raises): re-raises if withdrawn; if a partner completed ``w`` first,
-      the outcome stands, True is returned and the interrupt is delivered
-      again (see :func:`redeliver_interrupt`).
-    """
-    try:
-        if w.park(timeout):
-            return True
-    except BaseException as exc:
-        if withdraw():
-            raise
-        redeliver_interrupt(exc)
-        return True
-    return not withdraw()
-
-
-# -- the registry of parked threads, and the deadlock detector's hooks --
+# -- the registry of parked threads, and the deadlock detector's hook --
 
 _parked: dict[Waiter, int] = {}
 """Waiters blocked in an unwatched park -> their thread's id (see the module docstring)."""
@@ -206,20 +408,14 @@ _watch_lock = threading.Lock()
 _watched: dict[int, list[Waiter]] = {}
 """Thread id -> its waiters in watched parks, innermost last; guarded by ``_watch_lock``."""
 
-_detector: Callable[[Waiter | None], BaseException | None] | None = None
+_detector: Callable[[Waiter | None], None] | None = None
 """Set by :mod:`gopool.debug` while deadlock detection is on, else None.
 
 Called with the waiter of a thread about to park with no timeout (already in
 ``_watched``), or with None by a thread that will never act again (a
-goroutine ending). Returns an exception for the calling thread to raise
-instead of parking (with its waiter claimed and ``_abort`` set to
-``_SELF``), or None.
+goroutine ending). Reports a deadlock by :meth:`Waiter.abort` on the main
+thread's waiter.
 """
-
-_SELF = object()
-"""``_abort`` mark: the waiter's own thread claimed it to report a deadlock."""
-_ABORTING = object()
-"""``_abort`` mark: another thread claimed the waiter and will wake it with an exception."""
 
 
 def thread_exiting() -> None:
@@ -227,24 +423,6 @@ def thread_exiting() -> None:
     detect = _detector
     if detect is not None:
         detect(None)
-
-
-def claim_for_abort(w: Waiter, *, own: bool) -> bool:
-    """Claim ``w`` to abort its park; ``_watch_lock`` held. False if already claimed.
-
-    ``own``: ``w`` belongs to the calling thread, which will raise without
-    parking; otherwise the caller must finish with :func:`deliver_abort`.
-    """
-    if not w._claim.acquire(False):
-        return False
-    w._abort = _SELF if own else _ABORTING
-    return True
-
-
-def deliver_abort(w: Waiter, exc: BaseException) -> None:
-    """Wake ``w``, claimed by :func:`claim_for_abort`, so that its park raises ``exc``."""
-    w._abort = exc
-    w._park.release()
 
 
 def _watch(w: Waiter, ident: int) -> None:
@@ -276,65 +454,31 @@ def _unwatch(w: Waiter, ident: int) -> BaseException | None:
             held = exc
 
 
-def _give_back(w: Waiter) -> BaseException | None:
-    """Undo an abort's claim on ``w`` so its caller can withdraw; an interrupt is held back.
-
-    If another thread claimed ``w``, its wake-up is waited for first (it is
-    on its way: the claim and the wake-up are one step of the detector).
-    """
-    held: BaseException | None = None
-    if w._abort is not _SELF:
-        while True:
-            try:
-                w._park.acquire()
-                break
-            except BaseException as exc:
-                held = exc
-    w._abort = None
-    w._claim.release()
-    return held
-
-
-def _park_watched(w: Waiter, detect: Callable[[Waiter | None], BaseException | None]) -> bool:
-    """``park(None)`` with deadlock detection on: register, check, block, honour an abort."""
+def _park_watched(w: ThreadWaiter, detect: Callable[[Waiter | None], None]) -> bool:
+    """``park(None)`` with deadlock detection on: register, check, block, unregister."""
     ident = _get_ident()
-    own: BaseException | None = None
     try:
         _watch(w, ident)
-        own = detect(w)
-        if own is None:
-            w._park.acquire()
+        detect(w)
+        w._park.acquire()
     except BaseException:
         held = _unwatch(w, ident)
-        if w._abort is not None:
-            held = _give_back(w) or held
         if held is not None:
             raise held  # noqa: B904 -- a second interrupt supersedes the first
         raise
     held = _unwatch(w, ident)
-    abort = w._abort
-    if abort is not None:
-        # Found deadlocked, by this thread (own) or by another one, whose
-        # wake-up the park above has consumed: give the claim back so that
-        # the caller's withdraw takes it, as after an interrupt.
-        exc = own if own is not None else abort
-        assert isinstance(exc, BaseException)
-        w._abort = None
-        w._claim.release()
-        if held is not None:
-            redeliver_interrupt(held)
-        raise exc
     if held is not None:
         redeliver_interrupt(held)
     return True
 
 
 def _after_fork_child() -> None:
-    global _watch_lock
+    global _watch_lock, _abort_lock
     # Only the forking thread exists in the child, and it is not parked: every
-    # record is stale, and the lock may have been copied held by a thread
-    # that is gone.
+    # record is stale, and a lock may have been copied held by a thread that
+    # is gone.
     _watch_lock = threading.Lock()
+    _abort_lock = threading.Lock()
     _watched.clear()
     _parked.clear()
 

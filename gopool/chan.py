@@ -50,12 +50,13 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from . import _waiter
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
-from ._waiter import Waiter, redeliver_interrupt
+from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, under_locks, wake_all
 
 __all__ = [
     "Chan",
@@ -76,9 +77,6 @@ T_contra = TypeVar("T_contra", contravariant=True)
 
 class ClosedChannelError(RuntimeError):
     """Send on a closed channel, or close of a closed or nil channel (Go panics)."""
-
-
-_Entry = tuple[Waiter, int, Any]
 
 
 class Chan(Generic[T]):
@@ -112,8 +110,8 @@ class Chan(Generic[T]):
         self._cap = size
         self._buf: deque[T] = deque()
         self._closed = False
-        self._recvq: deque[_Entry] = deque()
-        self._sendq: deque[_Entry] = deque()
+        self._recvq = WaitQueue()
+        self._sendq = WaitQueue()
 
     # -- the fast paths, shared by the operations and select; _lock held --
 
@@ -122,10 +120,11 @@ class Chan(Generic[T]):
         if self._closed:
             raise ClosedChannelError("send on closed channel")
         recvq = self._recvq
-        while recvq:
-            w, index, _ = recvq.popleft()
-            if w.claim():
-                w.index = index
+        if recvq:
+            entry = recvq.hand_off()
+            if entry is not None:
+                w = entry[0]
+                w.index = entry[1]
                 w.value = value
                 w.ok = True
                 return w
@@ -137,9 +136,10 @@ class Chan(Generic[T]):
     def _poll_recv(self) -> tuple[Any, bool, Waiter | None] | None:
         """Receive without blocking: ``(value, ok, sender to wake)``, or None if not ready."""
         sendq = self._sendq
-        while sendq:
-            w, index, value = sendq.popleft()
-            if w.claim():
+        if sendq:
+            entry = sendq.hand_off()
+            if entry is not None:
+                w, index, value = entry
                 w.index = index
                 w.ok = True
                 if self._cap:
@@ -155,12 +155,35 @@ class Chan(Generic[T]):
             return None, False, None
         return None
 
+    def _send_or_publish(self, w: ThreadWaiter, value: Any) -> Waiter | bool:
+        """:func:`~gopool._waiter.block`'s attempt for a send; ``_lock`` held."""
+        done = self._poll_send(value)
+        if done is False:
+            self._sendq.publish(w, 0, value)
+            return False
+        w.claim()
+        w.ok = True
+        return done
+
+    def _recv_or_publish(self, w: ThreadWaiter) -> Waiter | bool:
+        """:func:`~gopool._waiter.block`'s attempt for a receive; ``_lock`` held."""
+        got = self._poll_recv()
+        if got is None:
+            self._recvq.publish(w)
+            return False
+        w.claim()
+        w.value, w.ok, sender = got
+        return True if sender is None else sender
+
     # -- operations --
 
     # The fast paths below are inlined into each public method (a frame per
     # operation is a measurable share of its cost), and every lock is taken
     # with ``with``: a KeyboardInterrupt can land right after a bare
     # ``acquire()`` returns, and would leave the channel locked for good.
+    # Past them, an operation that found nothing ready blocks through
+    # gopool._waiter.block, which polls once more under the lock before
+    # publishing its waiter.
 
     def send(self, value: T, *, timeout: Timeout = None) -> None:
         """Send ``value`` (Go's ``ch <- value``).
@@ -170,32 +193,21 @@ class Chan(Generic[T]):
         closed, or gets closed while this call is blocked (the value is then
         not sent), and ``TimeoutError`` if ``timeout`` passes first.
         """
-        w: Waiter | None = None
-        try:
-            with self._lock:
-                if not self._recvq and len(self._buf) < self._cap and not self._closed:
-                    self._buf.append(value)
-                    return
-                done = self._poll_send(value)
-                if done is False:
-                    seconds = _seconds(timeout)
-                    if seconds is not None and seconds <= 0:
-                        raise TimeoutError("send timed out: channel not ready")
-                    w = Waiter(("chan send", self))
-                    self._sendq.append((w, 0, value))
-            if w is None:
-                if isinstance(done, Waiter):
-                    done.wake()
+        with self._lock:
+            if not self._recvq and len(self._buf) < self._cap and not self._closed:
+                self._buf.append(value)
                 return
-            woke = w.park(seconds)
-        except BaseException as exc:
-            # Whatever interrupted us (Ctrl-C, possibly before the park even
-            # began), a published waiter must be taken back or honoured.
-            if w is None or self._withdraw(w, self._sendq):
-                raise
-            redeliver_interrupt(exc)
-            woke = True
-        if not woke and self._withdraw(w, self._sendq):
+            done = self._poll_send(value)
+        if done is not False:
+            if done is not True:
+                done.wake()
+            return
+        seconds = _seconds(timeout)
+        if seconds is not None and seconds <= 0:
+            raise TimeoutError("send timed out: channel not ready")
+        w = ThreadWaiter(("chan send", self))
+        attempt = partial(self._send_or_publish, w, value)
+        if not block(w, (self._lock,), attempt, seconds, partial(self._sendq.withdraw, w)):
             raise TimeoutError("send timed out")
         if not w.ok:
             raise ClosedChannelError("send on closed channel")
@@ -224,30 +236,19 @@ class Chan(Generic[T]):
 
     def _recv(self, timeout: Timeout) -> tuple[T | None, bool]:
         """A receive past the buffered fast path: hand-off, close, or park."""
-        w: Waiter | None = None
-        try:
-            with self._lock:
-                got = self._poll_recv()
-                if got is None:
-                    seconds = _seconds(timeout)
-                    if seconds is not None and seconds <= 0:
-                        raise TimeoutError("receive timed out: channel empty")
-                    w = Waiter(("chan receive", self))
-                    self._recvq.append((w, 0, None))
-            if w is None:
-                assert got is not None
-                value, ok, sender = got
-                if sender is not None:
-                    sender.wake()
-                return value, ok
-            woke = w.park(seconds)
-        except BaseException as exc:
-            # As in send: a published waiter is taken back or honoured.
-            if w is None or self._withdraw(w, self._recvq):
-                raise
-            redeliver_interrupt(exc)
-            woke = True
-        if not woke and self._withdraw(w, self._recvq):
+        with self._lock:
+            got = self._poll_recv()
+        if got is not None:
+            value, ok, sender = got
+            if sender is not None:
+                sender.wake()
+            return value, ok
+        seconds = _seconds(timeout)
+        if seconds is not None and seconds <= 0:
+            raise TimeoutError("receive timed out: channel empty")
+        w = ThreadWaiter(("chan receive", self))
+        attempt = partial(self._recv_or_publish, w)
+        if not block(w, (self._lock,), attempt, seconds, partial(self._recvq.withdraw, w)):
             raise TimeoutError("receive timed out")
         return w.value, w.ok
 
@@ -263,30 +264,8 @@ class Chan(Generic[T]):
             if self._closed:
                 raise ClosedChannelError("close of closed channel")
             self._closed = True
-            woken = []
-            for queue in (self._recvq, self._sendq):
-                for w, index, _ in queue:
-                    if w.claim():
-                        w.index = index
-                        w.value = None
-                        w.ok = False
-                        woken.append(w)
-                queue.clear()
-        for w in woken:
-            w.wake()
-
-    def _withdraw(self, w: Waiter, queue: deque[_Entry]) -> bool:
-        """Take back a parked operation: True if withdrawn, False if a partner completed it.
-
-        Tolerates a waiter that was never enqueued (interrupted before that).
-        """
-        with self._lock:
-            mine = w.claim()
-            if mine:
-                _remove_waiter(queue, w)
-        if not mine:
-            w.settle()
-        return mine
+            woken = self._recvq.complete_all(False) + self._sendq.complete_all(False)
+        wake_all(woken)
 
     # -- the rest of the interface --
 
@@ -330,8 +309,8 @@ class Chan(Generic[T]):
             return {
                 "cap": self._cap,
                 "len": len(self._buf),
-                "senders_waiting": sum(1 for e in self._sendq if not e[0].claimed),
-                "receivers_waiting": sum(1 for e in self._recvq if not e[0].claimed),
+                "senders_waiting": self._sendq.waiting(),
+                "receivers_waiting": self._recvq.waiting(),
                 "closed": self._closed,
             }
 
@@ -346,16 +325,10 @@ class Chan(Generic[T]):
         return f"<Chan cap={s['cap']} len={s['len']} {state}{waiting} at {id(self):#x}>"
 
 
-def _remove_waiter(queue: deque[_Entry], w: Waiter) -> None:
-    """Drop every entry of ``w`` from ``queue``, if any; the caller holds its lock."""
-    for entry in [e for e in queue if e[0] is w]:
-        queue.remove(entry)
-
-
 def _park_forever(timeout: Timeout, reason: str) -> None:
     """Block as a nil channel does: until ``timeout`` (TimeoutError), or forever."""
     seconds = _seconds(timeout)
-    if not Waiter((reason, None)).park(seconds):
+    if not ThreadWaiter((reason, None)).park(seconds):
         raise TimeoutError("operation on nil channel timed out")
     raise AssertionError("a waiter nobody can see was woken")  # pragma: no cover
 
@@ -495,21 +468,75 @@ def _parse(cases: tuple[Any, ...]) -> tuple[Sequence[_Op], int]:
     return tuple(ops), default_at
 
 
-def _recv_result(kind: int, value: Any, ok: bool) -> Any:
-    return (value, ok) if kind == _RECV_OK else value
+def _case_result(kind: int, value: Any, ok: bool) -> Any:
+    """What ``select`` returns for a completed case of ``kind``."""
+    if kind == _RECV:
+        return value
+    if kind == _RECV_OK:
+        return value, ok
+    if not ok:
+        raise ClosedChannelError("send on closed channel")
+    return None
 
 
-def _try_case(kind: int, ch: Chan[Any], value: Any) -> tuple[bool, Any, Waiter | None]:
-    """Attempt one case with ``ch._lock`` held: ``(done, result, waiter to wake)``."""
+def _try_case(kind: int, ch: Chan[Any], value: Any) -> tuple[Any, bool, Waiter | None] | None:
+    """Attempt one case with ``ch._lock`` held: ``(value, ok, waiter to wake)``, or None."""
     if kind == _SEND:
         sent = ch._poll_send(value)
         if sent is False:
-            return False, None, None
-        return True, None, (None if sent is True else sent)
-    got = ch._poll_recv()
-    if got is None:
-        return False, None, None
-    return True, _recv_result(kind, got[0], got[1]), got[2]
+            return None
+        return None, True, (None if sent is True else sent)
+    return ch._poll_recv()
+
+
+def _poll_cases(
+    ops: Sequence[_Op], order: Sequence[int]
+) -> tuple[int, tuple[Any, bool, Waiter | None]] | None:
+    """The first ready case in ``order``, performed, with every channel locked; or None."""
+    for i in order:
+        kind, ch, value = ops[i]
+        if ch is not nilchan:
+            got = _try_case(kind, ch, value)
+            if got is not None:
+                return i, got
+    return None
+
+
+def _select_or_publish(w: ThreadWaiter, ops: Sequence[_Op], order: Sequence[int]) -> Waiter | bool:
+    """:func:`~gopool._waiter.block`'s attempt for a select; every channel locked."""
+    found = _poll_cases(ops, order)
+    if found is None:
+        for i in order:
+            kind, ch, value = ops[i]
+            if ch is not nilchan:
+                (ch._sendq if kind == _SEND else ch._recvq).publish(w, i, value)
+        return False
+    w.claim()
+    w.index, (w.value, w.ok, wake) = found
+    return True if wake is None else wake
+
+
+def _case_queues(ops: Sequence[_Op]) -> list[WaitQueue]:
+    """The queues a select publishes its waiter on, each once."""
+    queues: dict[int, WaitQueue] = {}
+    for kind, ch, _ in ops:
+        if ch is not nilchan:
+            queue = ch._sendq if kind == _SEND else ch._recvq
+            queues[id(queue)] = queue
+    return list(queues.values())
+
+
+def _withdraw_select(w: Waiter, queues: Sequence[WaitQueue]) -> bool:
+    """Take back a parked select (every channel locked): True if withdrawn, False if completed."""
+    mine = w.take_back()
+    _discard(w, queues)
+    return mine
+
+
+def _discard(w: Waiter, queues: Sequence[WaitQueue]) -> None:
+    """Drop ``w``'s entries from ``queues`` (every channel locked)."""
+    for queue in queues:
+        queue.discard(w)
 
 
 def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
@@ -575,11 +602,11 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
             if buf and kind != _SEND and not ch._sendq:
                 # The common ready receive, inlined as in Chan.recv.
                 return i, ((buf.popleft(), True) if kind == _RECV_OK else buf.popleft())
-            done, result, wake = _try_case(kind, ch, value)
-        if done:
-            if wake is not None:
-                wake.wake()
-            return i, result
+            got = _try_case(kind, ch, value)
+        if got is not None:
+            if got[2] is not None:
+                got[2].wake()
+            return i, _case_result(kind, got[0], got[1])
 
     chans = {id(op[1]): op[1] for op in ops if op[1] is not nilchan}
     if default_at >= 0 and len(chans) <= 1:
@@ -587,98 +614,29 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
 
     # Pass 2: every channel locked at once, in the global lock order, so that
     # "nothing ready" holds at a single instant before choosing default or
-    # enqueueing a waiter on every case.
-    locked = [chans[k] for k in sorted(chans)]
-    w: Waiter | None = None
-    published: list[tuple[deque[_Entry], _Entry]] = []
-    done = False
-
-    def pass2() -> None:
-        nonlocal done, i, result, wake, w
-        for i in order:
-            kind, ch, value = ops[i]
-            if ch is nilchan:
-                continue
-            done, result, wake = _try_case(kind, ch, value)
-            if done:
-                return
-        if default_at < 0:
-            w = Waiter(("select", ops))
-            for i in order:
-                kind, ch, value = ops[i]
-                if ch is nilchan:
-                    continue
-                entry = (w, i, value)
-                queue = ch._sendq if kind == _SEND else ch._recvq
-                published.append((queue, entry))
-                queue.append(entry)
-
-    try:
-        _under_locks(locked, pass2)
-        if done:
-            if wake is not None:
-                wake.wake()
-            return i, result
-        if w is None:
+    # publishing a waiter on every case.
+    locks = [chans[k]._lock for k in sorted(chans)]
+    if default_at >= 0:
+        found = under_locks(locks, partial(_poll_cases, ops, order))
+        if found is None:
             return default_at, None
-        if not published:
-            _park_forever(timeout, "select (no cases)")
-        woke = w.park(_seconds(timeout))
-    except BaseException as exc:
-        # As in Chan.send: a published waiter is taken back or honoured.
-        if w is None or _withdraw_select(w, locked, published):
-            raise
-        redeliver_interrupt(exc)
-    else:
-        if not woke:
-            if _withdraw_select(w, locked, published):
-                raise TimeoutError("select timed out")
-        elif len(published) > 1:
-            _unpublish(locked, published)  # pass 3: drop the entries on other channels
+        i, (value, ok, wake) = found
+        if wake is not None:
+            wake.wake()
+        return i, _case_result(ops[i][0], value, ok)
+    seconds = _seconds(timeout)
+    if not chans:
+        _park_forever(seconds, "select (no cases)")
+    w = ThreadWaiter(("select", ops))
+    queues = _case_queues(ops)
+    attempt = partial(_select_or_publish, w, ops, order)
+    if not block(w, locks, attempt, seconds, partial(_withdraw_select, w, queues)):
+        raise TimeoutError("select timed out")
+    if sum(1 for op in ops if op[1] is not nilchan) > 1:
+        # Pass 3: the partner dequeued one entry; drop the others.
+        under_locks(locks, partial(_discard, w, queues))
     i = w.index
-    kind = ops[i][0]
-    if kind == _SEND:
-        if not w.ok:
-            raise ClosedChannelError("send on closed channel")
-        return i, None
-    return i, _recv_result(kind, w.value, w.ok)
-
-
-def _withdraw_select(
-    w: Waiter, locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]
-) -> bool:
-    """Take back a parked select: True if withdrawn, False if a partner completed it."""
-    mine = w.claim()
-    _unpublish(locked, published)
-    if not mine:
-        w.settle()
-    return mine
-
-
-def _unpublish(locked: list[Chan[Any]], published: list[tuple[deque[_Entry], _Entry]]) -> None:
-    """Pass 3 of a select: drop its entries from every queue that still holds them."""
-
-    def drop() -> None:
-        for queue, entry in published:
-            try:
-                queue.remove(entry)
-            except ValueError:
-                pass  # dequeued by a partner: completed, or dropped as stale
-
-    _under_locks(locked, drop)
-
-
-def _under_locks(chans: list[Chan[Any]], fn: Callable[[], None], start: int = 0) -> None:
-    """Call ``fn`` with the locks of ``chans`` held, taken in list order.
-
-    Nested ``with`` statements rather than a loop of ``acquire()`` calls: an
-    interrupt landing between two acquisitions must not leave a lock held.
-    """
-    if start == len(chans):
-        fn()
-        return
-    with chans[start]._lock:
-        _under_locks(chans, fn, start + 1)
+    return i, _case_result(ops[i][0], w.value, w.ok)
 
 
 # -- goroutines --

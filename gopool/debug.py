@@ -34,10 +34,11 @@ record of watched parks):
   thread, the timer thread): when such threads are the only obstacle left,
   a watcher thread joins each of them and checks again.
 * The report is made at most once per blocked operation: the detector
-  claims the main thread's waiter (a failed claim means it was just
-  completed: no report), then builds the dump, then wakes the waiter with
-  the exception; automatic garbage collection is off during the check, so
-  no finalizer runs in its middle.
+  builds the dump, then aborts the main thread's waiter with the exception
+  (``Waiter.abort``, which claims it: a failed claim means the wait was
+  completed or interrupted meanwhile, or already reported: no report);
+  automatic garbage collection is off during the check, so no finalizer
+  runs in its middle.
 * After ``os.fork()`` the child forgets the parent's watchers, dump
   printers and exiting threads, as gopool._waiter forgets its records.
 
@@ -345,9 +346,8 @@ def set_deadlock_detection(enabled: bool) -> bool:
     return previous
 
 
-def _detect(w: Waiter | None) -> BaseException | None:
+def _detect(w: Waiter | None) -> None:
     """The hook gopool._waiter calls: see ``_waiter._detector`` and the module docstring."""
-    own = False
     target: Waiter | None = None
     blockers: list[threading.Thread] = []
     frames: object = None
@@ -356,18 +356,16 @@ def _detect(w: Waiter | None) -> BaseException | None:
     try:
         with _waiter._watch_lock:
             if not _enabled:
-                return None
+                return
             if w is None:
                 _prune_exiting_locked()
                 _exiting.add(threading.current_thread())
             main_stack = _waiter._watched.get(threading.main_thread().ident or 0)
             if not main_stack or main_stack[-1].claimed:
-                return None
+                return
             found, frames = _find_deadlock_locked(main_stack[-1])
             if isinstance(found, Waiter):
-                own = found is w
-                if _waiter.claim_for_abort(found, own=own):
-                    target = found
+                target = found
             else:
                 blockers = [t for t in found if t not in _watching]
                 _watching.update(blockers)
@@ -377,7 +375,7 @@ def _detect(w: Waiter | None) -> BaseException | None:
     del frames  # dropped outside the lock: a frame kept alive by it may run finalizers
     if target is None:
         _watch_threads(blockers)
-        return None
+        return
     exc: BaseException | None = None
     try:
         text = _render(report_for=target)
@@ -386,9 +384,9 @@ def _detect(w: Waiter | None) -> BaseException | None:
     finally:
         if exc is None:  # the dump failed: report the deadlock all the same
             exc = DeadlockError(DEADLOCK_MESSAGE)
-        if not own:
-            _waiter.deliver_abort(target, exc)
-    return exc if own else None
+        # Fails if the main thread's wait ended meanwhile (completed, or
+        # interrupted), or another check reported it first: no report then.
+        target.abort(exc)
 
 
 def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.Thread], object]:

@@ -2,10 +2,10 @@
 
 Written after ``semaphore/semaphore.go``: a size, a count of tokens held
 and a queue of waiters, all under one lock. A blocked :meth:`Weighted.acquire`
-publishes a :class:`~gopool._waiter.Waiter` at the back of the queue and
-parks in :func:`~gopool._waiter.wait_for`, like every blocking operation of
-the package; :func:`gopool.context.after_func` wakes it if its context ends
-first. Nothing polls.
+publishes a :class:`~gopool._waiter.ThreadWaiter` at the back of its
+:class:`~gopool._waiter.WaitQueue` and parks in :func:`~gopool._waiter.block`,
+like every blocking operation of the package; :func:`gopool.context.after_func`
+wakes it if its context ends first. Nothing polls.
 
 Invariants of a :class:`Weighted` (each holds whenever ``_lock`` is free):
 
@@ -30,12 +30,11 @@ queued (it would block everyone behind it) and waits for its context alone.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ._waiter import Waiter, wait_for
+from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, wake_all
 from .chan import Chan, nilchan
 from .context import Canceled, Context, after_func
 
@@ -100,8 +99,8 @@ class Weighted:
         self._size = _weight(n, "size")
         self._cur = 0
         self._lock = threading.Lock()
-        # waiter -> tokens wanted, in arrival order (O(1) removal from anywhere).
-        self._waiters: OrderedDict[Waiter, int] = OrderedDict()
+        # Entries (waiter, 0, tokens wanted), in arrival order.
+        self._waiters = WaitQueue()
 
     def acquire(self, ctx: Context | None = None, n: int = 1) -> None:
         """Take ``n`` tokens, blocking until they are available or ``ctx`` is done.
@@ -136,35 +135,29 @@ class Weighted:
             elif self._size - self._cur >= n and not self._waiters:
                 self._cur += n
                 return
-            elif n > self._size:
-                # Don't make other acquire calls block on one that's doomed to fail.
-                queued = False
             else:
-                queued = True
-                w = Waiter()
-                self._waiters[w] = n
+                # Don't make other acquire calls block on one that's doomed to fail.
+                queued = n <= self._size
         if queued:
-            self._wait(w, n, ctx, done)
+            self._wait(n, ctx, done)
             return
         (done or nilchan).recv()  # returns at once if done is closed
         assert ctx is not None
         raise _ctx_error(ctx)
 
-    def _wait(self, w: Waiter, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
-        """The blocking path of :meth:`acquire`: ``w`` is queued for ``n`` tokens."""
+    def _wait(self, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
+        """The blocking path of :meth:`acquire`: queue for ``n`` tokens, or take them now."""
+        w = ThreadWaiter(("semaphore acquire", self))
         stop: Callable[[], bool] | None = None
         granted = False
         try:
+            if ctx is not None and done is not None:
+                # Before publishing: a context that ends first claims w, and
+                # _grant_or_publish then leaves it unpublished.
+                stop = after_func(ctx, partial(self._on_ctx_done, w))
             try:
-                if ctx is not None and done is not None:
-                    stop = after_func(ctx, partial(self._on_ctx_done, w))
-            except BaseException:
-                # Not parked yet: take w back, or undo a grant that beat us.
-                if not self._withdraw(w) and w.ok:
-                    self.release(n)
-                raise
-            try:
-                wait_for(w, None, partial(self._withdraw, w))
+                attempt = partial(self._grant_or_publish, w, n)
+                block(w, (self._lock,), attempt, None, partial(self._withdraw, w))
                 granted = w.ok
             finally:
                 if stop is not None:
@@ -227,10 +220,10 @@ class Weighted:
         woken: list[Waiter] = []
         waiters = self._waiters
         while waiters:
-            w, n = next(iter(waiters.items()))
+            w, _, n = waiters[0]
             if self._size - self._cur < n:
                 break
-            del waiters[w]
+            waiters.popleft()
             claimed = w.claim()
             assert claimed, "a queued waiter is never claimed"
             self._cur += n
@@ -238,16 +231,29 @@ class Weighted:
             woken.append(w)
         return woken
 
+    def _grant_or_publish(self, w: ThreadWaiter, n: int) -> bool:
+        """``block``'s attempt for :meth:`acquire`: grant now, or queue ``w``."""
+        if w.claimed:
+            return True  # its context ended first: _on_ctx_done wrote the outcome
+        if self._size - self._cur >= n and not self._waiters:
+            w.claim()
+            self._cur += n
+            w.ok = True
+            return True
+        self._waiters.publish(w, 0, n)
+        return False
+
     def _remove(self, w: Waiter) -> list[Waiter]:
-        """Take the claimed, ungranted ``w`` out of the queue; the waiters to wake.
+        """Take the claimed, ungranted ``w`` out of the queue, if there; the waiters to wake.
 
         Removing the front waiter may let the next ones in. Go notifies
         only when tokens are left over (``size > cur``); notifying whenever
         the front leaves is the same for every non-zero weight, and does
         not strand a zero-weight waiter behind it.
         """
-        is_front = next(iter(self._waiters)) is w
-        del self._waiters[w]
+        waiters = self._waiters
+        is_front = bool(waiters) and waiters[0][0] is w
+        waiters.discard(w)
         return self._notify_waiters() if is_front else []
 
     def _on_ctx_done(self, w: Waiter) -> None:
@@ -257,22 +263,17 @@ class Weighted:
                 return
             woken = self._remove(w)
             w.ok = False
-        for other in woken:
-            other.wake()
+        wake_all(woken)
         w.wake()
 
     def _withdraw(self, w: Waiter) -> bool:
-        """``wait_for``'s withdraw: True if ``w`` was taken back ungranted.
+        """``block``'s withdraw, ``_lock`` held: True if ``w`` was taken back ungranted.
 
-        Called without ``_lock``.
+        The waiters its leaving lets in are woken at once, under the lock.
         """
-        with self._lock:
-            mine = w.claim()
-            woken = self._remove(w) if mine else []
-        for other in woken:
-            other.wake()
-        if not mine:
-            w.settle()
+        mine = w.take_back()
+        if mine:
+            wake_all(self._remove(w))
         return mine
 
     # -- introspection --

@@ -3,7 +3,7 @@
 Written after Go's ``src/sync/waitgroup.go``, ``once.go`` and
 ``oncefunc.go``, with one difference of mechanism: where Go parks on a
 semaphore, a blocked :meth:`WaitGroup.wait` or :meth:`Once.do` publishes a
-:class:`~gopool._waiter.Waiter` and parks in :func:`~gopool._waiter.wait_for`,
+:class:`~gopool._waiter.ThreadWaiter` and parks in :func:`~gopool._waiter.block`,
 like every blocking operation of the package. No lock is held while a
 thread is parked or while ``Once``'s function runs, so a blocked main thread
 is interrupted by ``KeyboardInterrupt`` and withdraws cleanly.
@@ -44,11 +44,12 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
-from ._waiter import Waiter, wait_for
+from ._waiter import ThreadWaiter, WaitQueue, block, wake_all
 from .chan import go
 
 __all__ = ["Once", "WaitGroup", "once_func", "once_value", "once_values"]
@@ -110,7 +111,7 @@ class WaitGroup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
-        self._waiters: list[Waiter] = []
+        self._waiters = WaitQueue()
 
     def add(self, delta: int = 1) -> None:
         """Add ``delta`` (which may be negative) to the counter.
@@ -129,15 +130,8 @@ class WaitGroup:
             self._count = count
             if count or not self._waiters:
                 return
-            waiters = self._waiters
-            self._waiters = []
-            for w in waiters:
-                if w.claim():
-                    w.ok = True
-        # Woken outside the lock, so a waiter that runs at once does not
-        # contend with us for it.
-        for w in waiters:
-            w.wake()
+            woken = self._waiters.complete_all(True)
+        wake_all(woken)
 
     def done(self) -> None:
         """Lower the counter by one (Go's ``wg.Done()``); see :meth:`add`.
@@ -161,21 +155,19 @@ class WaitGroup:
         with self._lock:
             if self._count == 0:
                 return True
-            if seconds is not None and seconds <= 0:
-                return False
-            w = Waiter(("WaitGroup.wait", self))
-            self._waiters.append(w)
+        if seconds is not None and seconds <= 0:
+            return False
+        w = ThreadWaiter(("WaitGroup.wait", self))
+        attempt = partial(self._zero_or_publish, w)
+        return block(w, (self._lock,), attempt, seconds, partial(self._waiters.withdraw, w))
 
-        def withdraw() -> bool:
-            with self._lock:
-                mine = w.claim()
-                if mine:
-                    self._waiters.remove(w)
-            if not mine:
-                w.settle()
-            return mine
-
-        return wait_for(w, seconds, withdraw)
+    def _zero_or_publish(self, w: ThreadWaiter) -> bool:
+        """``block``'s attempt for :meth:`wait`; ``_lock`` held."""
+        if self._count == 0:
+            w.claim()
+            return True
+        self._waiters.publish(w)
+        return False
 
     def go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine counted by the group (Go 1.25).
@@ -239,7 +231,7 @@ class Once:
         self._lock = threading.Lock()
         self._done = False
         self._runner: int | None = None
-        self._waiters: list[Waiter] = []
+        self._waiters = WaitQueue()
 
     def do(self, fn: Callable[[], object]) -> None:
         """Call ``fn()`` if this is the first ``do`` of this ``Once``; return once it has run.
@@ -264,11 +256,10 @@ class Once:
                 raise RuntimeError(
                     "sync: Once.do called from the function it is running (a deadlock in Go)"
                 )
-            else:
-                w = Waiter(("Once.do", self))
-                self._waiters.append(w)
         if running:
-            self._wait(w)
+            w = ThreadWaiter(("Once.do", self))
+            attempt = partial(self._done_or_publish, w)
+            block(w, (self._lock,), attempt, None, partial(self._waiters.withdraw, w))
             return
         try:
             fn()
@@ -276,25 +267,16 @@ class Once:
             with self._lock:
                 self._done = True
                 self._runner = None
-                waiters = self._waiters
-                self._waiters = []
-                for w in waiters:
-                    if w.claim():
-                        w.ok = True
-            for w in waiters:
-                w.wake()
+                woken = self._waiters.complete_all(True)
+            wake_all(woken)
 
-    def _wait(self, w: Waiter) -> None:
-        def withdraw() -> bool:
-            with self._lock:
-                mine = w.claim()
-                if mine:
-                    self._waiters.remove(w)
-            if not mine:
-                w.settle()
-            return mine
-
-        wait_for(w, None, withdraw)
+    def _done_or_publish(self, w: ThreadWaiter) -> bool:
+        """``block``'s attempt for a :meth:`do` that waits for the runner; ``_lock`` held."""
+        if self._done:
+            w.claim()
+            return True
+        self._waiters.publish(w)
+        return False
 
     def __repr__(self) -> str:
         with self._lock:

@@ -67,7 +67,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._duration import seconds as _duration
-from ._waiter import Waiter
+from ._waiter import ThreadWaiter
 from .chan import Chan, RecvChan, go, nilchan
 
 __all__ = [
@@ -837,7 +837,7 @@ def sleep(seconds: float | timedelta) -> None:
     if not d > 0:
         return
     deadline = _monotonic() + d
-    w = Waiter()  # published nowhere: only its timeout ends the park
+    w = ThreadWaiter()  # published nowhere: only its timeout ends the park
     while True:
         left = deadline - _monotonic()
         if left <= 0:

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from gopool import Chan
+from gopool._waiter import ThreadWaiter, Waiter
 
 DEADLINE = 10.0
 """Seconds any test-side wait allows before declaring the library stuck."""
@@ -95,6 +96,25 @@ class Task:
         if self.error is not None:
             raise self.error
         return self.result
+
+
+def announce_parks(monkeypatch: pytest.MonkeyPatch, *reasons: str) -> Chan[Waiter]:
+    """A channel that receives each waiter whose reason is one of ``reasons`` as it parks.
+
+    A thread parks only after publishing its waiter, which is the moment a
+    completer can see it: a test receives from the channel instead of
+    sleeping to let a thread block.
+    """
+    published: Chan[Waiter] = Chan(10_000)
+    park = ThreadWaiter.park
+
+    def announcing_park(w: ThreadWaiter, timeout: float | None = None) -> bool:
+        if isinstance(w.what, tuple) and w.what[0] in reasons:
+            published.send(w)
+        return park(w, timeout)
+
+    monkeypatch.setattr(ThreadWaiter, "park", announcing_park)
+    return published
 
 
 def spawn(fn: Callable[..., Any], *args: Any) -> Task:

@@ -37,7 +37,7 @@ from gopool import (
     sleep,
     with_cancel,
 )
-from gopool._waiter import Waiter
+from gopool._waiter import ThreadWaiter
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -270,7 +270,7 @@ def test_goroutine_exception_still_reported_and_unregistered() -> None:
 def test_claimed_waiter_shows_runnable() -> None:
     """A parked thread whose waiter has been claimed is runnable (its partner is waking it)."""
     ch: Chan[int] = Chan()
-    w = Waiter(("chan receive", ch))
+    w = ThreadWaiter(("chan receive", ch))
     task = spawn(w.park)
     until(lambda: parked_count(task.thread) == 1, "the thread parked")
     assert named_block(debug.dump(), task.thread.name).startswith("thread [chan receive, ")

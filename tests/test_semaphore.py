@@ -6,8 +6,8 @@ Ctrl-C reaching a main thread blocked in ``Weighted.acquire`` (in a
 subprocess).
 
 A test that must know a thread is queued before it acts uses the ``parked``
-fixture: it wraps ``gopool.semaphore.wait_for`` so that every blocked
-acquire announces its waiter on a channel once it is queued. Go's tests
+fixture: every blocked acquire announces its waiter on a channel once it
+is queued. Go's tests
 spin on ``TryAcquire`` for the same purpose.
 """
 
@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import sigint_child
+from conftest import announce_parks, sigint_child
 
-import gopool
-import gopool.semaphore
 from gopool import errgroup
-from gopool._waiter import Waiter, wait_for
+from gopool._waiter import Waiter
 from gopool.chan import Chan, go
 from gopool.context import (
     Canceled,
@@ -46,16 +44,8 @@ DEADLINE = 10.0
 
 @pytest.fixture
 def parked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Chan[Waiter]]:
-    """A channel that receives each waiter of ``gopool.semaphore`` once it is queued."""
-    published: Chan[Waiter] = Chan(10_000)
-    real = wait_for
-
-    def announcing_wait_for(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
-        published.send(w)
-        return real(w, timeout, withdraw)
-
-    monkeypatch.setattr(gopool.semaphore, "wait_for", announcing_wait_for)
-    yield published
+    """A channel that receives each waiter of ``gopool.semaphore`` once it is published."""
+    yield announce_parks(monkeypatch, "semaphore acquire")
 
 
 def await_parked(published: Chan[Waiter], n: int = 1) -> None:

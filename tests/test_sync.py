@@ -6,9 +6,8 @@ runs, and Ctrl-C reaching a main thread blocked in ``WaitGroup.wait`` or
 ``Once.do`` (in a subprocess).
 
 A test that must know a thread is blocked before it acts uses the ``parked``
-fixture: it wraps ``gopool.sync.wait_for`` so that every wait announces
-itself on a channel after publishing its waiter, which is the moment a
-completer can see it. No test sleeps to let a thread block.
+fixture: every wait announces itself on a channel after publishing its
+waiter, which is the moment a completer can see it. No test sleeps to let a thread block.
 """
 
 from __future__ import annotations
@@ -28,9 +27,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import announce_parks
 
 import gopool.sync
-from gopool._waiter import Waiter, wait_for
+from gopool._waiter import Waiter
 from gopool.chan import Chan, default, go, select
 from gopool.sync import Once, WaitGroup, once_func, once_value, once_values
 
@@ -43,15 +43,7 @@ DEADLINE = 10.0
 @pytest.fixture
 def parked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Chan[Waiter]]:
     """A channel that receives each waiter of ``gopool.sync`` once it is published."""
-    published: Chan[Waiter] = Chan(10_000)
-    real = wait_for
-
-    def announcing_wait_for(w: Waiter, timeout: float | None, withdraw: Callable[[], bool]) -> bool:
-        published.send(w)
-        return real(w, timeout, withdraw)
-
-    monkeypatch.setattr(gopool.sync, "wait_for", announcing_wait_for)
-    yield published
+    yield announce_parks(monkeypatch, "WaitGroup.wait", "Once.do")
 
 
 def await_parked(published: Chan[Waiter], n: int) -> None:
