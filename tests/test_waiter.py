@@ -251,6 +251,6 @@ def test_stress_aborts_race_hand_offs() -> None:
         sent.append(-1 - extra)
         extra += 1
     stop.set()
-    join_all(receivers + [aborter], 30)
+    join_all([*receivers, aborter], 30)
     assert sorted(received) == sorted(sent)
     assert idle(ch)
