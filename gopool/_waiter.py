@@ -88,6 +88,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -383,6 +384,25 @@ def block(
         redeliver_interrupt(exc)
         return True
     return not under_locks(locks, withdraw)
+
+
+def refuse_in_loop(call: str, use: str | None = None) -> None:
+    """Raise ``RuntimeError`` if the calling thread is running an asyncio event loop.
+
+    Called by a blocking operation that is about to park a thread (it could
+    not complete at once, and its timeout is not 0): parking the thread of
+    a running loop would freeze every task on it. ``call`` names the
+    operation, ``use`` its async form. Looks only on that path, so a fast
+    path pays nothing; and no loop can run in a process that has not
+    imported asyncio, so gopool does not import it here.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio._get_running_loop() is not None:
+        hint = f"; use {use} from a coroutine" if use else ""
+        raise RuntimeError(
+            f"{call} would block the thread of a running asyncio event loop{hint}, "
+            "or call it from another thread (asyncio.to_thread)"
+        )
 
 
 def redeliver_interrupt(exc: BaseException) -> None:

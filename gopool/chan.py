@@ -49,20 +49,29 @@ import random
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from . import _waiter
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
-from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, under_locks, wake_all
+from ._waiter import (
+    ThreadWaiter,
+    Waiter,
+    WaitQueue,
+    block,
+    refuse_in_loop,
+    under_locks,
+    wake_all,
+)
 
 __all__ = [
     "Chan",
     "ClosedChannelError",
     "RecvChan",
     "SendChan",
+    "async_select",
     "default",
     "go",
     "nilchan",
@@ -155,7 +164,7 @@ class Chan(Generic[T]):
             return None, False, None
         return None
 
-    def _send_or_publish(self, w: ThreadWaiter, value: Any) -> Waiter | bool:
+    def _send_or_publish(self, w: Waiter, value: Any) -> Waiter | bool:
         """:func:`~gopool._waiter.block`'s attempt for a send; ``_lock`` held."""
         done = self._poll_send(value)
         if done is False:
@@ -165,7 +174,7 @@ class Chan(Generic[T]):
         w.ok = True
         return done
 
-    def _recv_or_publish(self, w: ThreadWaiter) -> Waiter | bool:
+    def _recv_or_publish(self, w: Waiter) -> Waiter | bool:
         """:func:`~gopool._waiter.block`'s attempt for a receive; ``_lock`` held."""
         got = self._poll_recv()
         if got is None:
@@ -205,6 +214,7 @@ class Chan(Generic[T]):
         seconds = _seconds(timeout)
         if seconds is not None and seconds <= 0:
             raise TimeoutError("send timed out: channel not ready")
+        refuse_in_loop("Chan.send", "await ch.async_send(value)")
         w = ThreadWaiter(("chan send", self))
         attempt = partial(self._send_or_publish, w, value)
         if not block(w, (self._lock,), attempt, seconds, partial(self._sendq.withdraw, w)):
@@ -246,6 +256,10 @@ class Chan(Generic[T]):
         seconds = _seconds(timeout)
         if seconds is not None and seconds <= 0:
             raise TimeoutError("receive timed out: channel empty")
+        refuse_in_loop(
+            "Chan.recv, recv_ok or iteration",
+            "await ch.async_recv(), await ch.async_recv_ok() or async for",
+        )
         w = ThreadWaiter(("chan receive", self))
         attempt = partial(self._recv_or_publish, w)
         if not block(w, (self._lock,), attempt, seconds, partial(self._recvq.withdraw, w)):
@@ -266,6 +280,75 @@ class Chan(Generic[T]):
             self._closed = True
             woken = self._recvq.complete_all(False) + self._sendq.complete_all(False)
         wake_all(woken)
+
+    # -- the async forms: the same operations from asyncio tasks --
+
+    # A task that finds nothing ready publishes a gopool._aio.TaskWaiter in the
+    # same queues as a thread would, so threads and tasks on any loops are
+    # each other's counterparts. The buffered fast paths are those of the
+    # blocking forms; gopool._aio (and with it asyncio) is imported on the
+    # first wait only.
+
+    async def async_send(self, value: T) -> None:
+        """Send ``value`` from a task (``await ch.async_send(v)``); as :meth:`send`.
+
+        Waits, without blocking the event loop, until a receiver (a thread or
+        a task, on any loop) takes the value or there is room in the buffer.
+        Raises :class:`ClosedChannelError` as :meth:`send` does. Cancelling
+        the task withdraws the send (the value is not sent) and
+        ``CancelledError`` propagates; if a receiver took the value before
+        the cancellation could withdraw it, the send stands: the call returns
+        and the task's next ``await`` raises ``CancelledError``. So await it
+        inside a task, not as the task's whole coroutine, whose result
+        asyncio would discard (see docs/asyncio.md).
+        """
+        with self._lock:
+            if not self._recvq and len(self._buf) < self._cap and not self._closed:
+                self._buf.append(value)
+                return
+        from ._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("chan send", self))
+        attempt = partial(self._send_or_publish, w, value)
+        await block_task(w, (self._lock,), attempt, partial(self._sendq.withdraw, w))
+        if not w.ok:
+            raise ClosedChannelError("send on closed channel")
+
+    async def async_recv_ok(self) -> tuple[T | None, bool]:
+        """Receive from a task: ``(value, True)``, or ``(None, False)``; as :meth:`recv_ok`.
+
+        Waits, without blocking the event loop, while the channel is open and
+        empty. Cancellation as :meth:`async_send`: withdrawn, nothing taken;
+        or, if a sender completed the receive first, the value is returned
+        and the task's next ``await`` raises ``CancelledError``.
+        """
+        with self._lock:
+            if self._buf and not self._sendq:
+                return self._buf.popleft(), True
+        return await self._async_recv()
+
+    async def async_recv(self) -> T | None:
+        """Receive from a task: the value, or None once closed and drained; as :meth:`recv`.
+
+        Waiting and cancellation as :meth:`async_recv_ok`.
+        """
+        with self._lock:
+            if self._buf and not self._sendq:
+                return self._buf.popleft()
+        return (await self._async_recv())[0]
+
+    async def _async_recv(self) -> tuple[T | None, bool]:
+        """A task's receive past the buffered fast path: hand-off, close, or wait."""
+        from ._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("chan receive", self))
+        attempt = partial(self._recv_or_publish, w)
+        await block_task(w, (self._lock,), attempt, partial(self._recvq.withdraw, w))
+        return w.value, w.ok
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """Receive from a task until closed and drained: ``async for v in ch``."""
+        return _AsyncRange(self)
 
     # -- the rest of the interface --
 
@@ -325,12 +408,44 @@ class Chan(Generic[T]):
         return f"<Chan cap={s['cap']} len={s['len']} {state}{waiting} at {id(self):#x}>"
 
 
-def _park_forever(timeout: Timeout, reason: str) -> None:
-    """Block as a nil channel does: until ``timeout`` (TimeoutError), or forever."""
+class _AsyncRange(Generic[T]):
+    """``async for v in ch``: :meth:`Chan.async_recv` until closed and drained."""
+
+    __slots__ = ("_ch",)
+
+    def __init__(self, ch: Chan[T]) -> None:
+        self._ch = ch
+
+    def __aiter__(self) -> _AsyncRange[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        ch = self._ch
+        with ch._lock:
+            if ch._buf and not ch._sendq:
+                return ch._buf.popleft()
+        value, ok = await ch._async_recv()
+        if not ok:
+            raise StopAsyncIteration
+        return cast(T, value)
+
+
+def _park_forever(timeout: Timeout, reason: str, call: str, use: str) -> None:
+    """Block as a nil channel does: until ``timeout`` (TimeoutError), or forever.
+
+    ``call`` and ``use`` name the operation and its async form for
+    :func:`~gopool._waiter.refuse_in_loop`.
+    """
     seconds = _seconds(timeout)
+    if seconds is None or seconds > 0:
+        refuse_in_loop(call, use)
     if not ThreadWaiter((reason, None)).park(seconds):
         raise TimeoutError("operation on nil channel timed out")
     raise AssertionError("a waiter nobody can see was woken")  # pragma: no cover
+
+
+_NIL_SEND = "chan send (nil chan)"
+_NIL_RECV = "chan receive (nil chan)"
 
 
 class _NilChan(Chan[Any]):
@@ -343,16 +458,29 @@ class _NilChan(Chan[Any]):
 
     def send(self, value: Any, *, timeout: Timeout = None) -> None:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout, "chan send (nil chan)")
+        _park_forever(timeout, _NIL_SEND, "Chan.send", "await ch.async_send(value)")
 
     def recv_ok(self, *, timeout: Timeout = None) -> tuple[Any, bool]:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout, "chan receive (nil chan)")
+        _park_forever(timeout, _NIL_RECV, "Chan.recv_ok", "await ch.async_recv_ok()")
         return None, False  # pragma: no cover
 
     def recv(self, *, timeout: Timeout = None) -> Any:
         """Block forever (or raise ``TimeoutError`` after ``timeout``)."""
-        _park_forever(timeout, "chan receive (nil chan)")
+        _park_forever(timeout, _NIL_RECV, "Chan.recv", "await ch.async_recv()")
+
+    async def async_send(self, value: Any) -> None:
+        """Wait until the task is cancelled."""
+        from ._aio import wait_forever
+
+        await wait_forever((_NIL_SEND, None))
+
+    async def _async_recv(self) -> tuple[Any, bool]:
+        """Wait until the task is cancelled (``async_recv``, ``async_recv_ok``, ``async for``)."""
+        from ._aio import wait_forever
+
+        await wait_forever((_NIL_RECV, None))
+        return None, False  # pragma: no cover
 
     def close(self) -> None:
         """Raise :class:`ClosedChannelError`: a nil channel cannot be closed."""
@@ -376,6 +504,9 @@ class RecvChan(Protocol[T_co]):
     def recv(self, *, timeout: Timeout = None) -> T_co | None: ...
     def recv_ok(self, *, timeout: Timeout = None) -> tuple[T_co | None, bool]: ...
     def __iter__(self) -> Iterator[T_co]: ...
+    async def async_recv(self) -> T_co | None: ...
+    async def async_recv_ok(self) -> tuple[T_co | None, bool]: ...
+    def __aiter__(self) -> AsyncIterator[T_co]: ...
     def __len__(self) -> int: ...
     @property
     def cap(self) -> int: ...
@@ -386,6 +517,7 @@ class SendChan(Protocol[T_contra]):
     """A send-only view of a channel (Go's ``chan<- T``)."""
 
     def send(self, value: T_contra, *, timeout: Timeout = None) -> None: ...
+    async def async_send(self, value: T_contra) -> None: ...
     def close(self) -> None: ...
     def __len__(self) -> int: ...
     @property
@@ -502,7 +634,7 @@ def _poll_cases(
     return None
 
 
-def _select_or_publish(w: ThreadWaiter, ops: Sequence[_Op], order: Sequence[int]) -> Waiter | bool:
+def _select_or_publish(w: Waiter, ops: Sequence[_Op], order: Sequence[int]) -> Waiter | bool:
     """:func:`~gopool._waiter.block`'s attempt for a select; every channel locked."""
     found = _poll_cases(ops, order)
     if found is None:
@@ -626,17 +758,69 @@ def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:
         return i, _case_result(ops[i][0], value, ok)
     seconds = _seconds(timeout)
     if not chans:
-        _park_forever(seconds, "select (no cases)")
+        _park_forever(seconds, "select (no cases)", "select", _ASYNC_SELECT)
+    if seconds is None or seconds > 0:
+        refuse_in_loop("select", _ASYNC_SELECT)
     w = ThreadWaiter(("select", ops))
     queues = _case_queues(ops)
     attempt = partial(_select_or_publish, w, ops, order)
     if not block(w, locks, attempt, seconds, partial(_withdraw_select, w, queues)):
         raise TimeoutError("select timed out")
+    return _selected(w, ops, locks, queues)
+
+
+_ASYNC_SELECT = "await async_select(...)"
+
+
+def _selected(
+    w: Waiter, ops: Sequence[_Op], locks: list[Any], queues: list[WaitQueue]
+) -> tuple[int, Any]:
+    """A parked select's outcome, once ``w`` is complete: ``(index, value)``."""
     if sum(1 for op in ops if op[1] is not nilchan) > 1:
         # Pass 3: the partner dequeued one entry; drop the others.
         under_locks(locks, partial(_discard, w, queues))
     i = w.index
     return i, _case_result(ops[i][0], w.value, w.ok)
+
+
+async def async_select(*cases: Any) -> tuple[int, Any]:
+    """Go's ``select`` from an asyncio task: ``await async_select(ch.recv, (out.send, v))``.
+
+    The cases and the result are those of :func:`select`, and so are its
+    rules: one ready case chosen uniformly at random and performed, exactly
+    one; ``default`` only when no other case is ready at the call; a send
+    case on a closed channel raises :class:`ClosedChannelError` when chosen;
+    nil cases never ready, and no case at all waits until cancelled. The
+    channels may be shared with threads and with tasks on other loops.
+
+    Waits without blocking the event loop (a select with ``default`` never
+    waits). Cancelling the task withdraws the select from every channel,
+    no case performed, and ``CancelledError`` propagates; if a counterpart
+    completed a case before the cancellation could withdraw it, that case
+    stands: its result is returned and the task's next ``await`` raises
+    ``CancelledError``. Raises ``TypeError`` for an argument that is not a
+    case.
+    """
+    if any(case is default for case in cases):
+        return select(*cases)
+    # The ready cases first, chosen as select chooses them; default here
+    # means that none was ready at that instant.
+    i, value = select(*cases, default)
+    if i < len(cases):
+        return i, value
+    from ._aio import TaskWaiter, block_task, wait_forever
+
+    ops, _ = _parse(cases)
+    order = random.sample(range(len(ops)), len(ops))
+    chans = {id(op[1]): op[1] for op in ops if op[1] is not nilchan}
+    if not chans:
+        await wait_forever(("select (no cases)", None))
+    locks = [chans[k]._lock for k in sorted(chans)]
+    w = TaskWaiter(("select", ops))
+    queues = _case_queues(ops)
+    attempt = partial(_select_or_publish, w, ops, order)
+    await block_task(w, locks, attempt, partial(_withdraw_select, w, queues))
+    return _selected(w, ops, locks, queues)
 
 
 # -- goroutines --

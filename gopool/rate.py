@@ -41,7 +41,8 @@ from datetime import timedelta
 from typing import Any
 
 from ._duration import seconds as _parse_seconds
-from .chan import RecvChan, default, nilchan, select
+from ._waiter import refuse_in_loop
+from .chan import RecvChan, async_select, default, nilchan, select
 from .context import Context, DeadlineExceeded
 from .timers import Timer
 
@@ -271,6 +272,45 @@ class Limiter:
         raised. The wait costs no CPU; ``KeyboardInterrupt`` interrupts it
         and also gives the tokens back.
         """
+        pending = self._begin_wait(ctx, n)
+        if pending is None:
+            return
+        index = -1
+        try:
+            refuse_in_loop("Limiter.wait", _ASYNC_WAIT)
+            index = select(*pending.cases)[0]
+        finally:
+            pending.finish(index)
+
+    async def async_wait(self, ctx: Context | None = None) -> None:
+        """Wait from a task for one token, and take it; see :meth:`async_wait_n`."""
+        await self.async_wait_n(ctx, 1)
+
+    async def async_wait_n(self, ctx: Context | None, n: int) -> None:
+        """Wait from a task until ``n`` tokens are available, and take them; as :meth:`wait_n`.
+
+        Raises what :meth:`wait_n` raises, when it does. Waits without
+        blocking the event loop. Cancelling the task gives the reserved
+        tokens back (as far as later reservations allow) and
+        ``CancelledError`` propagates; a wait whose time had come before
+        the cancellation could withdraw it stands: the call returns (the
+        tokens taken) and the task's next ``await`` raises
+        ``CancelledError``.
+        """
+        pending = self._begin_wait(ctx, n)
+        if pending is None:
+            return
+        index = -1
+        try:
+            index = (await async_select(*pending.cases))[0]
+        finally:
+            pending.finish(index)
+
+    def _begin_wait(self, ctx: Context | None, n: int) -> _Wait | None:
+        """Reserve ``n`` tokens for a wait: None if they are there now, else the wait to make.
+
+        Raises, having taken nothing, as :meth:`wait_n` documents.
+        """
         n = _count(n, "n")
         with self._lock:
             burst, limit = self._burst, self._limit
@@ -287,27 +327,12 @@ class Limiter:
         if deadline is not None:
             wait_limit = _sub(_time_ns(deadline), t)
         r = self._reserve(t, n, wait_limit)
-        completed = False
-        try:
-            if not r.ok:
-                raise DeadlineExceeded(f"rate: Wait(n={n}) would exceed context deadline")
-            delay = r._delay_ns(t)
-            if delay == 0:
-                completed = True
-                return
-            timer = Timer(delay / 1e9)
-            try:
-                index, _ = select(timer.c.recv, done.recv)
-            finally:
-                timer.stop()
-            completed = index == 0
-        finally:
-            if not completed:
-                # The caller will not act (its context ended, or an interrupt
-                # came): give the tokens back so that others may go sooner.
-                r.cancel()
-        if not completed and ctx is not None:
-            _raise_err(ctx)  # done() was ready before the timer
+        if not r.ok:
+            raise DeadlineExceeded(f"rate: Wait(n={n}) would exceed context deadline")
+        delay = r._delay_ns(t)
+        if delay == 0:
+            return None
+        return _Wait(r, delay, done, ctx)
 
     # -- changing the limits --
 
@@ -383,6 +408,39 @@ def _raise_err(ctx: Context) -> None:
     if err is None:  # pragma: no cover - done() closed implies err() is set
         raise RuntimeError("rate: context done without an error")
     raise err
+
+
+_ASYNC_WAIT = "await lim.async_wait() or await lim.async_wait_n(ctx, n)"
+
+
+class _Wait:
+    """A wait for reserved tokens: the select that ends it, and how it ends.
+
+    Its cases are the timer that fires when the tokens are due (case 0)
+    and the context's done channel (case 1).
+    """
+
+    __slots__ = ("_ctx", "_r", "_timer", "cases")
+
+    def __init__(self, r: Reservation, delay_ns: int, done: RecvChan[Any], ctx: Context | None):
+        self._r = r
+        self._ctx = ctx
+        self._timer = Timer(delay_ns / 1e9)
+        self.cases = (self._timer.c.recv, done.recv)
+
+    def finish(self, index: int) -> None:
+        """End the wait after its select chose ``index`` (-1: an exception is propagating).
+
+        Unless the timer fired, the caller will not act (its context ended,
+        or it was interrupted or cancelled): the tokens are given back so
+        that others may go sooner, and a context's end is raised.
+        """
+        self._timer.stop()
+        if index == 0:
+            return
+        self._r.cancel()
+        if index == 1 and self._ctx is not None:
+            _raise_err(self._ctx)  # done() was ready before the timer
 
 
 class Reservation:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, wake_all
+from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from .chan import Chan, nilchan
 from .context import Canceled, Context, after_func
 
@@ -126,24 +126,57 @@ class Weighted:
         """
         n = _weight(n, "n")
         done = _done_chan(ctx)
-        with self._lock:
-            if done is not None and done.closed:
-                # Checked under the lock, as Go does: the context's end
-                # happened before this acquire, so it fails even though it
-                # need not block.
-                queued = False
-            elif self._size - self._cur >= n and not self._waiters:
-                self._cur += n
-                return
-            else:
-                # Don't make other acquire calls block on one that's doomed to fail.
-                queued = n <= self._size
+        queued = self._take_now(n, done)
+        if queued is None:
+            return
+        if queued or done is None or not done.closed:
+            refuse_in_loop("Weighted.acquire", "await sem.async_acquire(ctx, n)")
         if queued:
             self._wait(n, ctx, done)
             return
         (done or nilchan).recv()  # returns at once if done is closed
         assert ctx is not None
         raise _ctx_error(ctx)
+
+    async def async_acquire(self, ctx: Context | None = None, n: int = 1) -> None:
+        """Take ``n`` tokens from a task, waiting until they are available or ``ctx`` is done.
+
+        As :meth:`acquire`, in one FIFO queue with the threads that acquire:
+        returns once the tokens are held; raises ``ctx.err()``, having taken
+        nothing, if ``ctx`` is done first (or already at the call); a
+        request over the size waits for ``ctx`` alone. Waits without
+        blocking the event loop. Cancelling the task withdraws it from the
+        queue, taking nothing (and lets the waiters behind it in), and
+        ``CancelledError`` propagates; if the tokens were granted before the
+        cancellation could withdraw it, the call returns holding them and
+        the task's next ``await`` raises ``CancelledError``, so release them
+        in a ``finally`` that follows the call.
+        """
+        n = _weight(n, "n")
+        done = _done_chan(ctx)
+        queued = self._take_now(n, done)
+        if queued is None:
+            return
+        if queued:
+            await self._async_wait(n, ctx, done)
+            return
+        await (done or nilchan).async_recv()
+        assert ctx is not None
+        raise _ctx_error(ctx)
+
+    def _take_now(self, n: int, done: Chan[Any] | None) -> bool | None:
+        """Take ``n`` tokens at once (None), or say whether the call should queue for them."""
+        with self._lock:
+            if done is not None and done.closed:
+                # Checked under the lock, as Go does: the context's end
+                # happened before this acquire, so it fails even though it
+                # need not block.
+                return False
+            if self._size - self._cur >= n and not self._waiters:
+                self._cur += n
+                return None
+            # Don't make other acquire calls block on one that's doomed to fail.
+            return n <= self._size
 
     def _wait(self, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
         """The blocking path of :meth:`acquire`: queue for ``n`` tokens, or take them now."""
@@ -176,6 +209,27 @@ class Weighted:
                 # before we could return: the caller will not release.
                 self.release(n)
             raise
+
+    async def _async_wait(self, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
+        """The waiting path of :meth:`async_acquire`, as :meth:`_wait` is for a thread."""
+        from ._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("semaphore acquire", self))
+        stop: Callable[[], bool] | None = None
+        if ctx is not None and done is not None:
+            stop = after_func(ctx, partial(self._on_ctx_done, w))
+        try:
+            attempt = partial(self._grant_or_publish, w, n)
+            await block_task(w, (self._lock,), attempt, partial(self._withdraw, w))
+        finally:
+            if stop is not None:
+                stop()
+        if w.ok and not (done is not None and done.closed):
+            return
+        if w.ok:
+            self.release(n)  # granted, but the context ended too: given back, as in Go
+        assert ctx is not None
+        raise _ctx_error(ctx)
 
     def try_acquire(self, n: int = 1) -> bool:
         """Take ``n`` tokens if they are free and nobody waits; never blocks.
@@ -231,7 +285,7 @@ class Weighted:
             woken.append(w)
         return woken
 
-    def _grant_or_publish(self, w: ThreadWaiter, n: int) -> bool:
+    def _grant_or_publish(self, w: Waiter, n: int) -> bool:
         """``block``'s attempt for :meth:`acquire`: grant now, or queue ``w``."""
         if w.claimed:
             return True  # its context ended first: _on_ctx_done wrote the outcome

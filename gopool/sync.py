@@ -49,7 +49,7 @@ from typing import Any, Generic, TypeVar
 
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
-from ._waiter import ThreadWaiter, WaitQueue, block, wake_all
+from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from .chan import go
 
 __all__ = ["Once", "WaitGroup", "once_func", "once_value", "once_values"]
@@ -157,11 +157,32 @@ class WaitGroup:
                 return True
         if seconds is not None and seconds <= 0:
             return False
+        refuse_in_loop("WaitGroup.wait", "await wg.async_wait()")
         w = ThreadWaiter(("WaitGroup.wait", self))
         attempt = partial(self._zero_or_publish, w)
         return block(w, (self._lock,), attempt, seconds, partial(self._waiters.withdraw, w))
 
-    def _zero_or_publish(self, w: ThreadWaiter) -> bool:
+    async def async_wait(self) -> bool:
+        """Wait from a task until the counter is zero; True (as :meth:`wait` returns).
+
+        Returns True at once if the counter is zero; otherwise waits without
+        blocking the event loop, woken by the ``add``/``done`` (from any
+        thread or task) that brings the counter to zero. Cancelling the task
+        withdraws the wait, leaving nothing behind, and ``CancelledError``
+        propagates; if the counter reached zero first, True is returned and
+        the task's next ``await`` raises ``CancelledError``.
+        """
+        with self._lock:
+            if self._count == 0:
+                return True
+        from ._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("WaitGroup.wait", self))
+        attempt = partial(self._zero_or_publish, w)
+        await block_task(w, (self._lock,), attempt, partial(self._waiters.withdraw, w))
+        return True
+
+    def _zero_or_publish(self, w: Waiter) -> bool:
         """``block``'s attempt for :meth:`wait`; ``_lock`` held."""
         if self._count == 0:
             w.claim()
@@ -257,6 +278,7 @@ class Once:
                     "sync: Once.do called from the function it is running (a deadlock in Go)"
                 )
         if running:
+            refuse_in_loop("Once.do")
             w = ThreadWaiter(("Once.do", self))
             attempt = partial(self._done_or_publish, w)
             block(w, (self._lock,), attempt, None, partial(self._waiters.withdraw, w))

@@ -67,7 +67,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._duration import seconds as _duration
-from ._waiter import ThreadWaiter
+from ._waiter import ThreadWaiter, refuse_in_loop
 from .chan import Chan, RecvChan, go, nilchan
 
 __all__ = [
@@ -836,6 +836,7 @@ def sleep(seconds: float | timedelta) -> None:
     d = _duration(seconds)
     if not d > 0:
         return
+    refuse_in_loop("gopool.sleep", "await asyncio.sleep(seconds)")
     deadline = _monotonic() + d
     w = ThreadWaiter()  # published nowhere: only its timeout ends the park
     while True:
