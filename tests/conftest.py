@@ -128,6 +128,29 @@ def join_all(tasks: list[Task], deadline: float = DEADLINE) -> list[Any]:
     return [t.join(max(0.0, end - time.monotonic())) for t in tasks]
 
 
+def hammer(threads: int, body: Callable[[int], object], deadline: float = 150) -> list[Any]:
+    """Run ``body(i)`` for i in range(threads), each in a thread, released together by a
+    barrier so that they contend; their results in order (a failure in one fails the test).
+    """
+    start = threading.Barrier(threads)
+
+    def run(i: int) -> object:
+        start.wait()
+        return body(i)
+
+    return join_all([spawn(run, i) for i in range(threads)], deadline)
+
+
+@pytest.fixture
+def fast_switch() -> Iterator[None]:
+    """Make the GIL switch threads every microsecond or so, so that stress tests interleave
+    inside operations (a free-threaded build runs them in parallel anyway)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
 @pytest.fixture
 def no_thread_left() -> Iterator[None]:
     """Fail if a thread started during the test is still running at its end.

@@ -24,15 +24,12 @@ import enum
 import os
 import random
 import struct
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import join_all, spawn
+from conftest import hammer
 
 from gopool import atomic
 
@@ -60,26 +57,6 @@ def go_int(x: int, bits: int, signed: bool) -> int:
     if signed and x >= 1 << (bits - 1):
         x -= 1 << bits
     return x
-
-
-@pytest.fixture
-def fast_switch() -> Iterator[None]:
-    """Make the GIL switch threads every few microseconds, inside the operations."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(before)
-
-
-def hammer(threads: int, body: Callable[[int], object]) -> list[Any]:
-    """Run ``body(i)`` in ``threads`` threads released together; their results in order."""
-    start = threading.Barrier(threads)
-
-    def run(i: int) -> object:
-        start.wait()
-        return body(i)
-
-    return join_all([spawn(run, i) for i in range(threads)], deadline=150)
 
 
 def test_docstring_examples() -> None:

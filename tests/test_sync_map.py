@@ -20,15 +20,14 @@ import gc
 import math
 import os
 import random
-import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import join_all, spawn
+from conftest import hammer, join_all, spawn
 
 import gopool
 import gopool._sync_map
@@ -41,26 +40,6 @@ STRESS = int(os.environ.get("GOPOOL_STRESS", "1"))
 
 TEST_DATA = [format(i, "b") for i in range(128)]  # Go's testData
 MAX_INT = 2**63 - 1  # Go's math.MaxInt, a value never stored
-
-
-@pytest.fixture
-def fast_switch() -> Iterator[None]:
-    """Make the GIL switch threads every few microseconds, inside the operations."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(before)
-
-
-def hammer(threads: int, body: Callable[[int], object]) -> list[Any]:
-    """Run ``body(i)`` in ``threads`` threads released together; their results in order."""
-    start = threading.Barrier(threads)
-
-    def run(i: int) -> object:
-        start.wait()
-        return body(i)
-
-    return join_all([spawn(run, i) for i in range(threads)], deadline=150)
 
 
 def filled() -> Map[str, int]:
