@@ -5,7 +5,7 @@ top-level ``after_func`` is time's (:func:`gopool.timers.after_func`);
 context's is :func:`gopool.context.after_func`.
 """
 
-from . import errgroup, semaphore
+from . import atomic, errgroup, semaphore, singleflight
 from .chan import (
     Chan,
     ClosedChannelError,
@@ -46,7 +46,7 @@ from .pools import (
     heartbeat,
 )
 from .rate import Limiter, Reservation, Sometimes, every, inf
-from .sync import Once, WaitGroup, once_func, once_value, once_values
+from .sync import Map, Once, WaitGroup, once_func, once_value, once_values
 from .timers import Ticker, Timer, after, after_func, sleep, tick
 from .watch import watch
 
@@ -62,6 +62,7 @@ __all__ = [
     "DynamicPool",
     "Job",
     "Limiter",
+    "Map",
     "Once",
     "Pool",
     "PoolStats",
@@ -80,6 +81,7 @@ __all__ = [
     "after",
     "after_func",
     "async_select",
+    "atomic",
     "background",
     "cause",
     "default",
@@ -97,6 +99,7 @@ __all__ = [
     "select",
     "semaphore",
     "set_deadlock_detection",
+    "singleflight",
     "sleep",
     "tick",
     "todo",

@@ -49,10 +49,11 @@ from typing import Any, Generic, TypeVar
 
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
+from ._sync_map import Map
 from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from .chan import go
 
-__all__ = ["Once", "WaitGroup", "once_func", "once_value", "once_values"]
+__all__ = ["Map", "Once", "WaitGroup", "once_func", "once_value", "once_values"]
 
 T = TypeVar("T")
 T1 = TypeVar("T1")
