@@ -40,8 +40,10 @@ only ``bool``.
 
 from __future__ import annotations
 
+import operator
 import struct
 import threading
+from collections.abc import Callable
 from typing import ClassVar, Generic, TypeVar
 
 __all__ = [
@@ -168,13 +170,7 @@ class _Integer(_Cell):
         ``mask`` is taken modulo the type's width. Raises ``TypeError`` if it
         is not an ``int``.
         """
-        if type(mask) is not int or not self._MIN <= mask <= self._MAX:
-            mask = self._arg(mask, "and_")
-        with self._lock:
-            old = self._v
-            # Two's complement values of one range stay in it under & and |.
-            self._v = old & mask
-        return old
+        return self._apply(operator.and_, mask, "and_")
 
     def or_(self, mask: int) -> int:
         """Replace the value by its bitwise OR with ``mask``; return the old value (Go 1.23).
@@ -182,21 +178,25 @@ class _Integer(_Cell):
         ``mask`` is taken modulo the type's width. Raises ``TypeError`` if it
         is not an ``int``.
         """
+        return self._apply(operator.or_, mask, "or_")
+
+    def _apply(self, op: Callable[[int, int], int], mask: int, method: str) -> int:
         if type(mask) is not int or not self._MIN <= mask <= self._MAX:
-            mask = self._arg(mask, "or_")
+            mask = self._arg(mask, method)
         with self._lock:
             old = self._v
-            self._v = old | mask
+            # Two's complement values of one range stay in it under & and |.
+            self._v = op(old, mask)
         return old
 
 
 class Int32(_Integer, bits=32, signed=True):
     """Go's ``atomic.Int32``: an atomic ``int32``, zero at first.
 
-        >>> n = Int32()
-        >>> n.store(2**31 - 1)
-        >>> n.add(1)
-        -2147483648
+    >>> n = Int32()
+    >>> n.store(2**31 - 1)
+    >>> n.add(1)
+    -2147483648
     """
 
     __slots__ = ()
@@ -205,11 +205,11 @@ class Int32(_Integer, bits=32, signed=True):
 class Int64(_Integer, bits=64, signed=True):
     """Go's ``atomic.Int64``: an atomic ``int64``, zero at first.
 
-        >>> ops = Int64()
-        >>> for _ in range(3):
-        ...     _ = ops.add(1)
-        >>> ops.load()
-        3
+    >>> ops = Int64()
+    >>> for _ in range(3):
+    ...     _ = ops.add(1)
+    >>> ops.load()
+    3
     """
 
     __slots__ = ()
@@ -224,8 +224,8 @@ class Uint32(_Integer, bits=32, signed=False):
 class Uint64(_Integer, bits=64, signed=False):
     """Go's ``atomic.Uint64``: an atomic ``uint64``, zero at first.
 
-        >>> Uint64().add(-1) == 2**64 - 1
-        True
+    >>> Uint64().add(-1) == 2**64 - 1
+    True
     """
 
     __slots__ = ()
@@ -237,48 +237,31 @@ class Uintptr(_Integer, bits=_POINTER_BITS, signed=False):
     __slots__ = ()
 
 
-class Bool(_Cell):
-    """Go's ``atomic.Bool``: an atomic boolean, False at first.
-
-    Every argument must be a ``bool`` (``TypeError`` otherwise).
-    """
+class _Ref(_Cell, Generic[T]):
+    """A reference swapped and compared by identity: Pointer's methods, and Bool's."""
 
     __slots__ = ()
 
-    _v: bool
+    _v: T
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._v = False
-
-    def _check(self, x: object, method: str) -> None:
-        if type(x) is not bool:
-            raise TypeError(
-                f"atomic: Bool.{method}: argument must be a bool, not {type(x).__name__}"
-            )
-
-    def load(self) -> bool:
+    def load(self) -> T:
         """The current value. Never blocks."""
         return self._v
 
-    def store(self, val: bool) -> None:
-        """Set the value to ``val``."""
-        self._check(val, "store")
+    def store(self, val: T) -> None:
+        """Make ``val`` the current value."""
         with self._lock:
             self._v = val
 
-    def swap(self, new: bool) -> bool:
-        """Set the value to ``new`` and return the previous one, in one atomic step."""
-        self._check(new, "swap")
+    def swap(self, new: T) -> T:
+        """Make ``new`` the current value and return the previous one, in one atomic step."""
         with self._lock:
             old = self._v
             self._v = new
         return old
 
-    def compare_and_swap(self, old: bool, new: bool) -> bool:
-        """Set the value to ``new`` if it is ``old``; whether it did, in one atomic step."""
-        self._check(old, "compare_and_swap")
-        self._check(new, "compare_and_swap")
+    def compare_and_swap(self, old: T, new: T) -> bool:
+        """Make ``new`` current if the current value is ``old`` (identity); whether it did."""
         with self._lock:
             if self._v is not old:
                 return False
@@ -286,12 +269,49 @@ class Bool(_Cell):
         return True
 
 
-class Pointer(_Cell, Generic[T]):
+class Bool(_Ref[bool]):
+    """Go's ``atomic.Bool``: an atomic boolean, False at first.
+
+    Every argument must be a ``bool`` (``TypeError`` otherwise); ``True`` and
+    ``False`` being the only ones, comparing by identity is comparing values.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._v = False
+
+    def store(self, val: bool) -> None:
+        """Set the value to ``val``."""
+        _check_bool(val, "store")
+        super().store(val)
+
+    def swap(self, new: bool) -> bool:
+        """Set the value to ``new`` and return the previous one, in one atomic step."""
+        _check_bool(new, "swap")
+        return super().swap(new)
+
+    def compare_and_swap(self, old: bool, new: bool) -> bool:
+        """Set the value to ``new`` if it is ``old``; whether it did, in one atomic step."""
+        _check_bool(old, "compare_and_swap")
+        _check_bool(new, "compare_and_swap")
+        return super().compare_and_swap(old, new)
+
+
+def _check_bool(x: object, method: str) -> None:
+    if type(x) is not bool:
+        raise TypeError(f"atomic: Bool.{method}: argument must be a bool, not {type(x).__name__}")
+
+
+class Pointer(_Ref[T | None]):
     """Go's ``atomic.Pointer[T]``: an atomic reference to an object, ``None`` (nil) at first.
 
     Compares by identity (``is``), as Go compares pointers: ``compare_and_swap``
     swaps only if the current object *is* ``old``. Any object, ``None``
-    included, may be stored.
+    included, may be stored. ``load``, ``store``, ``swap`` and
+    ``compare_and_swap`` as Go's; none blocks but for the instant another
+    thread holds the object's lock.
 
         >>> config = Pointer[dict[str, int]]()
         >>> first = {"workers": 4}
@@ -303,35 +323,9 @@ class Pointer(_Cell, Generic[T]):
 
     __slots__ = ()
 
-    _v: T | None
-
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._v = None
-
-    def load(self) -> T | None:
-        """The current object, or ``None``. Never blocks."""
-        return self._v
-
-    def store(self, val: T | None) -> None:
-        """Make ``val`` the current object."""
-        with self._lock:
-            self._v = val
-
-    def swap(self, new: T | None) -> T | None:
-        """Make ``new`` the current object and return the previous one, in one atomic step."""
-        with self._lock:
-            old = self._v
-            self._v = new
-        return old
-
-    def compare_and_swap(self, old: T | None, new: T | None) -> bool:
-        """Make ``new`` current if the current object is ``old`` (identity); whether it did."""
-        with self._lock:
-            if self._v is not old:
-                return False
-            self._v = new
-        return True
 
 
 class Value(_Cell, Generic[T]):

@@ -151,6 +151,17 @@ def fast_switch() -> Iterator[None]:
     sys.setswitchinterval(before)
 
 
+class YieldingInt(int):
+    """An int whose ``==`` yields the processor: a thread switch between a compare-and-swap's
+    comparison and its swap, even under the GIL."""
+
+    def __eq__(self, other: object) -> bool:
+        time.sleep(0)
+        return int.__eq__(self, other) is True
+
+    __hash__ = int.__hash__
+
+
 @pytest.fixture
 def no_thread_left() -> Iterator[None]:
     """Fail if a thread started during the test is still running at its end.

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import doctest
 import enum
+import operator
 import os
 import random
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import hammer
+from conftest import YieldingInt, hammer
 
 from gopool import atomic
 
@@ -64,53 +66,55 @@ def test_docstring_examples() -> None:
     assert doctest.testmod(atomic).failed == 0
 
 
+def doublings(bits: int, signed: bool) -> Iterator[int]:
+    """Go's ``for delta := 1; delta+delta > delta; delta += delta`` in the type's width."""
+    delta = 1
+    while go_int(delta + delta, bits, signed) > delta:
+        yield delta
+        delta += delta
+
+
 # -- without contention: does each operation work as advertised? --
 
 
+@pytest.mark.parametrize("op", ["swap", "add"])
 @pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
-def test_swap(cls: type[Any], bits: int, signed: bool) -> None:
-    """Go's TestSwapInt32, TestSwapUint32, TestSwapInt64, TestSwapUint64, TestSwapUintptr
-    (and their Method forms)."""
+def test_swap_and_add(cls: type[Any], bits: int, signed: bool, op: str) -> None:
+    """Go's TestSwapInt32, TestSwapUint32, TestSwapInt64, TestSwapUint64, TestSwapUintptr,
+    TestAddInt32, TestAddUint32, TestAddInt64, TestAddUint64, TestAddUintptr (and their
+    Method forms): swap returns the previous value, add the new one."""
     x = cls()
     j = 0
-    delta = 1
-    while go_int(delta + delta, bits, signed) > delta:
-        k = x.swap(delta)
-        assert x.load() == delta and k == j, (delta, x.load(), j, k)
-        j = delta
-        delta += delta
+    for delta in doublings(bits, signed):
+        k = getattr(x, op)(delta)
+        want = delta if op == "swap" else go_int(j + delta, bits, signed)
+        assert x.load() == want and k == (j if op == "swap" else want), (delta, x.load(), j, k)
+        j = want
 
 
+@pytest.mark.parametrize("op", ["and_", "or_"])
 @pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
-def test_add(cls: type[Any], bits: int, signed: bool) -> None:
-    """Go's TestAddInt32, TestAddUint32, TestAddInt64, TestAddUint64, TestAddUintptr
-    (and their Method forms)."""
+def test_and_or(cls: type[Any], bits: int, signed: bool, op: str) -> None:
+    """Go's TestAndInt32, TestAndUint32, TestAndInt64, TestAndUint64, TestAndUintptr,
+    TestOrInt32, TestOrUint32, TestOrInt64, TestOrUint64, TestOrUintptr (and their Method
+    forms): each single-bit mask in turn; the old value returned."""
+    apply = operator.and_ if op == "and_" else operator.or_
     x = cls()
     j = 0
-    delta = 1
-    while go_int(delta + delta, bits, signed) > delta:
-        k = x.add(delta)
-        j = go_int(j + delta, bits, signed)
-        assert x.load() == j and k == j, (delta, x.load(), j, k)
-        delta += delta
-
-
-@pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
-def test_and(cls: type[Any], bits: int, signed: bool) -> None:
-    """Go's TestAndInt32, TestAndUint32, TestAndInt64, TestAndUint64, TestAndUintptr
-    (and their Method forms), then the same masks from all bits set."""
-    x = cls()
-    j = 0
-    mask = 1
-    while go_int(mask, bits, signed) != 0:
-        m = go_int(mask, bits, signed)
+    for b in range(bits):  # Go's `for mask := 1; mask != 0; mask <<= 1`
+        m = go_int(1 << b, bits, signed)
         old = x.load()
-        k = x.and_(m)
-        j &= m
+        k = getattr(x, op)(m)
+        j = go_int(apply(j, m), bits, signed)
         assert x.load() == j and k == old, (m, x.load(), j, k, old)
-        mask <<= 1
-    # Go's test starts from zero, where AND changes nothing: also clear one
-    # bit at a time from all ones, checking each old value.
+    assert x.load() == (0 if op == "and_" else go_int(-1, bits, signed))
+
+
+@pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
+def test_and_from_all_ones(cls: type[Any], bits: int, signed: bool) -> None:
+    """Go's TestAnd* start from zero, where AND changes nothing: clear one bit at a time from
+    all ones, checking each old value."""
+    x = cls()
     x.store(-1)
     j = go_int(-1, bits, signed)
     for b in range(bits):
@@ -122,36 +126,17 @@ def test_and(cls: type[Any], bits: int, signed: bool) -> None:
 
 
 @pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
-def test_or(cls: type[Any], bits: int, signed: bool) -> None:
-    """Go's TestOrInt32, TestOrUint32, TestOrInt64, TestOrUint64, TestOrUintptr
-    (and their Method forms)."""
-    x = cls()
-    j = 0
-    mask = 1
-    while go_int(mask, bits, signed) != 0:
-        m = go_int(mask, bits, signed)
-        old = x.load()
-        k = x.or_(m)
-        j = go_int(j | m, bits, signed)
-        assert x.load() == j and k == old, (m, x.load(), j, k, old)
-        mask <<= 1
-    assert x.load() == go_int(-1, bits, signed)  # every bit set
-
-
-@pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
 def test_compare_and_swap(cls: type[Any], bits: int, signed: bool) -> None:
     """Go's TestCompareAndSwapInt32, TestCompareAndSwapUint32, TestCompareAndSwapInt64,
     TestCompareAndSwapUint64, TestCompareAndSwapUintptr (and their Method forms)."""
     x = cls()
-    val = 1
-    while go_int(val + val, bits, signed) > val:
+    for val in doublings(bits, signed):
         x.store(val)
         assert x.compare_and_swap(val, val + 1), f"should have swapped {val:#x} {val + 1:#x}"
         assert x.load() == val + 1
         x.store(val + 1)
         assert not x.compare_and_swap(val, val + 2), f"should not have swapped {val:#x}"
         assert x.load() == val + 1
-        val += val
 
 
 @pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
@@ -160,20 +145,16 @@ def test_load_and_store(cls: type[Any], bits: int, signed: bool) -> None:
     TestStoreUintptrMethod."""
     x = cls()
     want = 0
-    delta = 1
-    while go_int(delta + delta, bits, signed) > delta:
+    for delta in doublings(bits, signed):
         k = x.load()
         assert k == want
         x.store(k + delta)
         want = k + delta
-        delta += delta
     v = 0
-    delta = 1
-    while go_int(delta + delta, bits, signed) > delta:
+    for delta in doublings(bits, signed):
         x.store(v)
         assert x.load() == v
         v += delta
-        delta += delta
 
 
 @pytest.mark.parametrize(("cls", "bits", "signed"), INTS, ids=INT_IDS)
@@ -493,16 +474,6 @@ def test_value_compare_and_swap_concurrent(fast_switch: None) -> None:
 
     hammer(m, body)
     assert v.load() == m * n
-
-
-class YieldingInt(int):
-    """An int whose == yields the processor: a thread switch between compare and swap."""
-
-    def __eq__(self, other: object) -> bool:
-        time.sleep(0)
-        return int.__eq__(self, other) is True
-
-    __hash__ = int.__hash__
 
 
 def test_value_compare_and_swap_counts_exactly(fast_switch: None) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import hammer, join_all, spawn
+from conftest import YieldingInt, hammer, join_all, spawn
 
 import gopool
 import gopool._sync_map
@@ -625,16 +625,6 @@ def test_load_or_store_has_one_winner(fast_switch: None) -> None:
         assert len(winners) == 1, (k, winners)
         assert {results[tid][k][0] for tid in range(16)} == {winners[0]}
         assert m.load(k) == (winners[0], True)
-
-
-class YieldingInt(int):
-    """An int whose == yields the processor: a thread switch between compare and swap."""
-
-    def __eq__(self, other: object) -> bool:
-        time.sleep(0)
-        return int.__eq__(self, other) is True
-
-    __hash__ = int.__hash__
 
 
 def test_compare_and_swap_counts_exactly(fast_switch: None) -> None:
