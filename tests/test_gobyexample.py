@@ -50,6 +50,8 @@ PAGES = {
     "worker_pools": "worker-pools",
     "waitgroups": "waitgroups",
     "rate_limiting": "rate-limiting",
+    "atomic_counters": "atomic-counters",
+    "stateful_goroutines": "stateful-goroutines",
 }
 """Every port (file name without ``.py``) and the Go by Example page it ports."""
 
@@ -187,6 +189,12 @@ def test_timers() -> None:
     assert r.elapsed >= 4.0  # long enough that a running timer 2 would have fired
 
 
+def test_atomic_counters() -> None:
+    """Go by Example: Atomic Counters: 50 goroutines add 1 a thousand times each;
+    "We expect to get exactly 50,000 operations"."""
+    assert output("atomic_counters").lines == ["ops: 50000"]
+
+
 # -- the programs whose output Go's scheduler or clock shapes --
 
 
@@ -295,6 +303,21 @@ def test_rate_limiting() -> None:
     assert bursty[2] - bursty[0] < 0.15, bursty  # the burst: no tick awaited
     assert bursty[4] - bursty[2] >= 0.2, bursty  # then two more ticks
     assert bursty[4] - bursty[0] <= 1.5, bursty
+
+
+def test_stateful_goroutines() -> None:
+    """Go by Example: Stateful Goroutines: ``readOps: N`` then ``writeOps: M``, the
+    operations done in the second the readers and writers run (Go's run
+    shows "about 80,000 total operations"; Python threads do far fewer).
+    Both kinds get served, and no reader or writer goes faster than one
+    operation per millisecond it sleeps."""
+    r = output("stateful_goroutines")
+    assert len(r.lines) == 2, r.lines
+    [(reads,)] = groups(r"readOps: (\d+)", r.lines[:1])
+    [(writes,)] = groups(r"writeOps: (\d+)", r.lines[1:])
+    assert int(reads) > 0 and int(writes) > 0
+    assert int(reads) <= 100 * 1000 * r.elapsed  # 100 readers
+    assert int(writes) <= 10 * 1000 * r.elapsed  # 10 writers
 
 
 # -- every port --
