@@ -355,6 +355,7 @@ def test_waiting_tasks_hold_no_thread_and_cost_no_cpu() -> None:
         futs = [lt.submit(ch.async_recv()) for _ in range(n)]
         wait_blocked(ch, receivers=n)
         assert threading.active_count() == before
+        time.sleep(0.2)  # the loop finishes the step that parked the last task, then sleeps
         cpu, switches = _thread_cpu(lt.thread), _switches(lt.thread)
         time.sleep(1.0)
         # A poll anywhere would wake the loop's thread: it stays asleep.
