@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, TypeVar, cast
 
+from ._waiter import refuse_in_loop
 from .chan import Chan, RecvChan, go
 from .sync import WaitGroup
 
@@ -113,7 +114,9 @@ class Group(Generic[V]):
         blocked here and withdraws it (the call goes on for the others).
         Raises ``TypeError`` for a key that is not a ``str`` or an ``fn`` that
         is not callable, and ``RuntimeError`` if ``fn`` calls ``do`` for its
-        own key from its own thread (a deadlock in Go).
+        own key from its own thread (a deadlock in Go), or if this call would
+        wait in the thread of a running asyncio event loop (use
+        :meth:`do_chan` and ``await ch.async_recv()`` there).
         """
         _check(key, fn, "do")
         with self._lock:
@@ -127,6 +130,7 @@ class Group(Generic[V]):
                     "running (a deadlock in Go)"
                 )
             else:
+                refuse_in_loop(f"singleflight: Group.do({key!r}) of a call in flight")
                 c.dups += 1
                 mine = False
         if mine:

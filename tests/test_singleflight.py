@@ -12,6 +12,7 @@ The stress tests scale with ``GOPOOL_STRESS``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import doctest
 import os
@@ -301,6 +302,27 @@ def test_do_from_its_own_function_raises() -> None:
     res = g.do_chan("k", fn).recv(timeout=DEADLINE)
     assert res is not None and isinstance(res.err, RuntimeError)
     assert g.do("k", lambda: 2) == (2, False)
+
+
+def test_do_refuses_to_wait_in_an_event_loop() -> None:
+    """A do that would wait for a flight in the thread of a running event loop raises
+    RuntimeError naming Group.do, joins nothing, and the flight goes on; do_chan's channel
+    can be awaited there."""
+    g: Group[str] = Group()
+    gate = threading.Event()
+    runner = spawn(g.do, "k", lambda: "v" if gate.wait(DEADLINE) else "")
+
+    async def main() -> SingleflightResult[str] | None:
+        until(lambda: in_flight(g, "k") == 0, "the runner in the flight")
+        with pytest.raises(RuntimeError, match=r"Group\.do\('k'\).*running asyncio event loop"):
+            g.do("k", lambda: "not run")
+        assert in_flight(g, "k") == 0
+        ch = g.do_chan("k", lambda: "not run")
+        gate.set()
+        return await ch.async_recv()
+
+    assert asyncio.run(main()) == SingleflightResult("v", None, True)
+    assert runner.join() == ("v", True)
 
 
 def test_keyboard_interrupt_withdraws_a_waiting_caller() -> None:
