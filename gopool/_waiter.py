@@ -61,27 +61,12 @@ blocked, is woken directly by the counterpart's ``release``, and on POSIX is
 interrupted by signals, so ``KeyboardInterrupt`` reaches a main thread
 parked here.
 
-The registry of parked threads (read by :mod:`gopool.debug`):
-
-* A thread that blocks in ``park()`` (with no timeout, or a positive one) is
-  recorded, waiter -> thread id, from just before it blocks until ``park()``
-  returns or raises; ``what`` (set by whoever made the waiter), ``since`` and
-  ``timeout`` describe the wait. A non-blocking ``park(0)`` is not recorded.
-  A recorded waiter that is claimed belongs to a thread that is runnable:
-  its claimer has completed it or is taking it back.
-* Parks with no timeout while deadlock detection is on are recorded in
-  ``_watched`` (thread id -> its waiters, innermost last), under
-  ``_watch_lock``, so that the detector sees registrations and its own
-  check in one order; every other park is recorded in ``_parked``, whose
-  single ``dict`` set, delete and copy operations are atomic on every
-  CPython build (under the GIL, and under the dict's own lock on
-  free-threaded builds), so the blocking path takes no extra lock for it.
-* After ``os.fork()`` the child starts with empty records and a fresh
-  ``_watch_lock``: only the forking thread survives, and it is not parked.
-* With detection off the park path pays one read of ``_detector``. With it
-  on, ``_detector`` runs after the registration and before blocking; it
-  reports a deadlock by aborting the main thread's waiter (its own, when
-  the main thread is the one about to park).
+Every park is recorded in :mod:`gopool._goroutines` (the registry that
+:mod:`gopool.debug` reads) while it blocks: a timed park, or any park while
+deadlock detection is off, by one ``dict`` set and delete inline; an
+untimed park with detection on through ``park_watched``, whose deadlock
+check reports by :meth:`Waiter.abort` on the main thread's waiter. With
+detection off the park path pays one read of ``detecting``.
 """
 
 from __future__ import annotations
@@ -93,7 +78,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
+
+from . import _goroutines
 
 __all__ = [
     "Entry",
@@ -109,6 +96,8 @@ __all__ = [
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _monotonic = time.monotonic
+
+_parked = _goroutines.parked  # one dict for good: after a fork it is cleared, not replaced
 
 _abort_lock = threading.Lock()
 """Orders an abort's claim before its record of the exception (see the module docstring)."""
@@ -139,13 +128,12 @@ class Waiter:
     since: float
     timeout: float | None
 
+    value: Any
+    _abort: BaseException | None
+
     def __init__(self, what: object = None) -> None:
         self._claim = _allocate_lock()
-        self.index = -1
-        self.value: Any = None
-        self.ok = False
-        self.what = what
-        self._abort: BaseException | None = None
+        self.index, self.value, self.ok, self.what, self._abort = -1, None, False, what, None
 
     def claim(self) -> bool:
         """Take the right to complete this waiter; True for the first caller only."""
@@ -196,15 +184,24 @@ class Waiter:
         return True
 
 
+W = TypeVar("W", bound="ThreadWaiter")
+
+
 class ThreadWaiter(Waiter):
     """A thread's wait: it parks on a lock of its own, which ``wake()`` releases."""
 
     __slots__ = ("_park",)
 
     def __init__(self, what: object = None) -> None:
-        Waiter.__init__(self, what)
-        self._park = _allocate_lock()
-        self._park.acquire()
+        # Waiter.__init__'s fields, written here: this is every park's path.
+        self._claim = _allocate_lock()
+        self._park = park = _allocate_lock()
+        park.acquire()
+        self.index = -1
+        self.value = None
+        self.ok = False
+        self.what = what
+        self._abort = None
 
     def wake(self) -> None:
         """Release the parked owner. Called once, by the claimer, after the writes."""
@@ -231,9 +228,11 @@ class ThreadWaiter(Waiter):
         else:
             self.since = _monotonic()
             self.timeout = timeout
-            detect = _detector
-            if timeout is None and detect is not None:
-                woke = _park_watched(self, detect)
+            if timeout is None and _goroutines.detecting:
+                held = _goroutines.park_watched(self, self._park.acquire)
+                woke = True
+                if held is not None:
+                    redeliver_interrupt(held)
             else:
                 parked = _parked
                 parked[self] = _get_ident()
@@ -330,34 +329,48 @@ def wake_all(woken: list[Waiter]) -> None:
         w.wake()
 
 
-def under_locks(locks: Sequence[threading.Lock], fn: Callable[[], Any], start: int = 0) -> Any:
-    """``fn()`` with ``locks`` held, taken in list order; its result.
+def under_locks(locks: Sequence[threading.Lock], fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with ``locks`` held, taken in list order; its result."""
+    return _under_from(locks, 0, fn, args)
 
-    Nested ``with`` statements rather than a loop of ``acquire()`` calls: an
-    interrupt landing between two acquisitions must not leave a lock held.
-    """
-    if start == len(locks):
-        return fn()
-    with locks[start]:
-        return under_locks(locks, fn, start + 1)
+
+def _under_from(locks: Sequence[threading.Lock], i: int, fn: Callable[..., Any], args: Any) -> Any:
+    # Nested ``with`` statements rather than a loop of ``acquire()`` calls: an
+    # interrupt landing between two acquisitions must not leave a lock held.
+    if i == len(locks):
+        return fn(*args)
+    with locks[i]:
+        return _under_from(locks, i + 1, fn, args)
+
+
+Locks: TypeAlias = "threading.Lock | list[threading.Lock]"
+"""What :func:`block` holds: the owner's lock, or a list of locks taken in that order."""
+
+
+def _under(lock: Locks, fn: Callable[..., Any], *args: Any) -> Any:
+    if isinstance(lock, list):
+        return under_locks(lock, fn, *args)
+    with lock:
+        return fn(*args)
 
 
 def block(
-    w: ThreadWaiter,
-    locks: Sequence[threading.Lock],
-    attempt: Callable[[], Waiter | bool],
+    w: W,
+    lock: Locks,
+    attempt: Callable[[W, Any], Waiter | bool],
+    arg: Any,
     timeout: float | None,
-    withdraw: Callable[[], bool],
+    withdraw: Callable[[W], bool],
 ) -> bool:
     """The blocking protocol of every thread that waits: True once ``w`` is complete.
 
-    With ``locks`` held (in their order), ``attempt()`` either completes the
-    operation at once, having claimed ``w`` and written its outcome
-    (returning True, or the counterpart's waiter to wake after unlocking),
-    or publishes ``w`` and returns False; ``w`` then parks until a
-    counterpart completes it. ``withdraw()``, also called with ``locks``
-    held, takes ``w`` back (True) or finds it completed (False), as
-    :meth:`WaitQueue.withdraw` does.
+    With ``lock`` held, ``attempt(w, arg)`` either completes the operation
+    at once, having claimed ``w`` and written its outcome (returning True,
+    or the counterpart's waiter to wake after unlocking), or publishes
+    ``w`` and returns False; ``w`` then parks until a counterpart completes
+    it. ``withdraw(w)``, also called with ``lock`` held, takes ``w`` back
+    (True) or finds it completed (False), as :meth:`WaitQueue.withdraw`
+    does.
 
     * Completed (at once, or by a counterpart): True; the outcome is in ``w``.
     * Timed out: False if withdrawn (nothing happened), True if a
@@ -369,9 +382,15 @@ def block(
 
     The whole protocol sits inside one ``try``, from before publication,
     so an interrupt landing anywhere after ``w`` is published withdraws it.
+    Callers pass bound methods rather than closures: this is every parking
+    operation's path.
     """
     try:
-        done = under_locks(locks, attempt)
+        if isinstance(lock, list):
+            done = under_locks(lock, attempt, w, arg)
+        else:
+            with lock:
+                done = attempt(w, arg)
         if done is not False:
             if done is not True:
                 done.wake()
@@ -379,11 +398,11 @@ def block(
         if w.park(timeout):
             return True
     except BaseException as exc:
-        if under_locks(locks, withdraw):
+        if _under(lock, withdraw, w):
             raise
         redeliver_interrupt(exc)
         return True
-    return not under_locks(locks, withdraw)
+    return not _under(lock, withdraw, w)
 
 
 def refuse_in_loop(call: str, use: str | None = None) -> None:
@@ -419,88 +438,13 @@ def redeliver_interrupt(exc: BaseException) -> None:
     raise exc
 
 
-# -- the registry of parked threads, and the deadlock detector's hook --
-
-_parked: dict[Waiter, int] = {}
-"""Waiters blocked in an unwatched park -> their thread's id (see the module docstring)."""
-
-_watch_lock = threading.Lock()
-_watched: dict[int, list[Waiter]] = {}
-"""Thread id -> its waiters in watched parks, innermost last; guarded by ``_watch_lock``."""
-
-_detector: Callable[[Waiter | None], None] | None = None
-"""Set by :mod:`gopool.debug` while deadlock detection is on, else None.
-
-Called with the waiter of a thread about to park with no timeout (already in
-``_watched``), or with None by a thread that will never act again (a
-goroutine ending). Reports a deadlock by :meth:`Waiter.abort` on the main
-thread's waiter.
-"""
-
-
-def thread_exiting() -> None:
-    """Tell the deadlock detector (if on) that the calling thread will not act again."""
-    detect = _detector
-    if detect is not None:
-        detect(None)
-
-
-def _watch(w: Waiter, ident: int) -> None:
-    with _watch_lock:
-        stack = _watched.get(ident)
-        if stack is None:
-            _watched[ident] = [w]
-        else:
-            stack.append(w)
-
-
-def _unwatch(w: Waiter, ident: int) -> BaseException | None:
-    """Unregister ``w``; an interrupt arriving meanwhile is held back and returned.
-
-    A watched entry left behind would make the detector count a running
-    thread as asleep, so this retries until it has taken the lock.
-    """
-    held: BaseException | None = None
-    while True:
-        try:
-            with _watch_lock:
-                stack = _watched.get(ident)
-                if stack is not None and w in stack:
-                    stack.remove(w)
-                    if not stack:
-                        del _watched[ident]
-            return held
-        except BaseException as exc:
-            held = exc
-
-
-def _park_watched(w: ThreadWaiter, detect: Callable[[Waiter | None], None]) -> bool:
-    """``park(None)`` with deadlock detection on: register, check, block, unregister."""
-    ident = _get_ident()
-    try:
-        _watch(w, ident)
-        detect(w)
-        w._park.acquire()
-    except BaseException:
-        held = _unwatch(w, ident)
-        if held is not None:
-            raise held  # noqa: B904 -- a second interrupt supersedes the first
-        raise
-    held = _unwatch(w, ident)
-    if held is not None:
-        redeliver_interrupt(held)
-    return True
-
-
 def _after_fork_child() -> None:
-    global _watch_lock, _abort_lock
-    # Only the forking thread exists in the child, and it is not parked: every
-    # record is stale, and a lock may have been copied held by a thread that
-    # is gone.
-    _watch_lock = threading.Lock()
-    _abort_lock = threading.Lock()
-    _watched.clear()
-    _parked.clear()
+    global _abort_lock
+    # Only the forking thread exists in the child: the lock may have been
+    # copied held by a thread that is gone.
+    _parked = _goroutines.parked  # one dict for good: after a fork it is cleared, not replaced
+
+_abort_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

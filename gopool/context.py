@@ -38,7 +38,8 @@ parent through ``parent.value()`` and registers there directly when the
 parent's ``done()`` is that context's own channel; otherwise, if the parent
 has an ``after_func(fn) -> stop`` method it is used, and only as a last
 resort one goroutine per child waits on ``parent.done()`` until either is
-done. A custom ``done()`` must return a :class:`~gopool.chan.Chan` (or
+done. A custom ``done()`` must return a :class:`~gopool.chan.Chan` or a
+:class:`~gopool.chan.RecvOnlyChan` (or
 :data:`~gopool.chan.nilchan`, or None, for a context that is never
 cancelled).
 """
@@ -54,8 +55,9 @@ from functools import partial
 from typing import Any, cast
 
 from . import timers
+from ._checks import check_callable, check_number
 from ._duration import seconds as _seconds
-from .chan import Chan, RecvChan, go, nilchan, select
+from .chan import Chan, RecvChan, RecvOnlyChan, go, nilchan, select
 
 __all__ = [
     "Canceled",
@@ -143,26 +145,24 @@ class Context:
 _CANCEL_CTX_KEY = object()
 
 
-class _DoneChan(Chan[None]):
-    """A context's done channel: receive-only for everyone but the context."""
+class _DoneChan(RecvOnlyChan[None]):
+    """A context's done channel: closed by cancelling the context, receive-only for its users."""
 
     __slots__ = ()
 
-    def send(self, value: None, *, timeout: float | timedelta | None = None) -> None:
-        """Raise ``TypeError``: a done channel is receive-only."""
-        raise TypeError("send to a context's done channel: it is receive-only")
+    _label = "done Chan of a context"
 
-    def close(self) -> None:
-        """Raise ``TypeError``: only cancelling the context closes its done channel."""
-        raise TypeError(
-            "close of a context's done channel: it is receive-only; "
-            "call the context's cancel function instead"
-        )
+    def __init__(self) -> None:
+        super().__init__(Chan())
+
+    def _close(self) -> None:
+        """Close it: the context's cancellation, under the context's lock."""
+        self._chan.close()
 
 
 # The done channel of a context cancelled before anyone asked for it.
 _closedchan = _DoneChan()
-Chan.close(_closedchan)
+_closedchan._close()
 
 
 class _EmptyCtx(Context):
@@ -220,7 +220,7 @@ class _CancelCtx(Context):
         self._parent = parent
         self._deadline = deadline
         self._lock = threading.Lock()
-        self._done: Chan[None] | None = None  # made on demand, as in Go
+        self._done: _DoneChan | None = None  # made on demand, as in Go
         self._children: set[_CancelCtx] | None = None
         self._err: Exception | None = None
         self._cause: BaseException | None = None
@@ -277,10 +277,10 @@ class _CancelCtx(Context):
         done = parent.done()
         if done is None or done is nilchan:
             return  # never cancelled
-        if not isinstance(done, Chan):
+        if not isinstance(done, Chan | RecvOnlyChan):
             raise TypeError(
                 f"{_context_name(parent)}.done() returned {done!r}; "
-                "a context's done() must return a gopool Chan, nilchan or None"
+                "a context's done() must return a gopool Chan or RecvOnlyChan, nilchan or None"
             )
         if done.closed:
             self._cancel(False, _err_of(parent), cause(parent))
@@ -359,7 +359,7 @@ class _CancelCtx(Context):
             if d is None:
                 self._done = _closedchan
             elif not d.closed:
-                Chan.close(d)
+                d._close()
             then = self._on_cancel()
             self._children = None
             self._cause = why
@@ -503,7 +503,7 @@ def _value(c: Context, key: object) -> Any:
             return c.value(key)
 
 
-def _parent_cancel_ctx(parent: Context, done: Chan[None]) -> _CancelCtx | None:
+def _parent_cancel_ctx(parent: Context, done: RecvChan[None]) -> _CancelCtx | None:
     """The ``_CancelCtx`` behind a custom ``parent`` whose ``done()`` is its own channel.
 
     None if there is none, or if ``parent`` has a done channel of its own
@@ -530,7 +530,7 @@ _goroutines_lock = threading.Lock()
 
 
 def _watch_parent(
-    parent: Context, parent_done: Chan[None], child: _CancelCtx, child_done: Chan[None]
+    parent: Context, parent_done: RecvChan[None], child: _CancelCtx, child_done: RecvChan[None]
 ) -> None:
     """Cancel ``child`` when the custom ``parent`` is done; return early if ``child`` is first."""
     index, _ = select(parent_done.recv, child_done.recv)
@@ -632,15 +632,6 @@ def _check_cause(why: object) -> BaseException | None:
     return why
 
 
-def _number(x: object, what: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        raise TypeError(f"{what} must be a number of seconds, not {type(x).__name__}")
-    f = float(x)
-    if math.isnan(f):
-        raise ValueError(f"{what} is NaN")
-    return f
-
-
 def _duration(value: object) -> float:
     return _seconds(value, "timeout")
 
@@ -718,7 +709,7 @@ def with_deadline_cause(
     The returned cancel function does not set a cause.
     """
     parent = _check_parent(parent)
-    deadline = _number(when, "deadline")
+    deadline = check_number(when, "deadline", "a number of seconds")
     why = _check_cause(cause)
     current = parent.deadline()
     if current is not None and current < deadline:
@@ -798,8 +789,7 @@ def after_func(ctx: Context, fn: Callable[[], object]) -> Callable[[], bool]:
     either. Raises ``TypeError`` for a bad context or a non-callable ``fn``.
     """
     ctx = _check_parent(ctx)
-    if not callable(fn):
-        raise TypeError(f"after_func: {fn!r} is not callable")
+    check_callable(fn, "after_func")
     a = _AfterFuncCtx(ctx, fn)
     a._propagate(ctx)
     return a.stop

@@ -13,44 +13,16 @@ and every other thread are parked in gopool operations with no timeout,
 and no timer is pending, the main thread's blocked operation raises
 :class:`DeadlockError`, carrying the dump.
 
-Invariants of the detector (``_waiter._watch_lock`` guards ``_enabled``,
-``_exiting``, ``_watching`` and ``_helpers``, as well as gopool._waiter's
-record of watched parks):
-
-* It reports only a state in which no thread can act again. It runs with
-  ``_watch_lock`` held, so the registrations of parked threads cannot change
-  under it, and takes its list of live threads under that lock too: a
-  thread not yet registered when the lock was taken is running, so it is
-  seen running (or was started by a thread seen running). It reports when
-  the main thread's innermost waiter and that of every other live thread
-  is registered, unclaimed and without timeout, and ``pending_count()`` of
-  the timers is 0. A claimed waiter means a runnable thread. Threads in
-  ``_exiting`` (goroutines whose function has ended, and the detector's
-  own watcher threads) and in ``_helpers`` (dump printers) never act, and
-  are left out. Any other thread, in any state, means no report.
-* Each check is triggered by a change that could complete a deadlock: a
-  thread about to park with no timeout (checked after it registered), a
-  goroutine ending, or the end of a thread no gopool hook sees (a plain
-  thread, the timer thread): when such threads are the only obstacle left,
-  a watcher thread joins each of them and checks again.
-* The report is made at most once per blocked operation: the detector
-  builds the dump, then aborts the main thread's waiter with the exception
-  (``Waiter.abort``, which claims it: a failed claim means the wait was
-  completed or interrupted meanwhile, or already reported: no report);
-  automatic garbage collection is off during the check, so no finalizer
-  runs in its middle.
-* After ``os.fork()`` the child forgets the parent's watchers, dump
-  printers and exiting threads, as gopool._waiter forgets its records.
-
-Lock order: ``_watch_lock``, then a goroutine registry's, timer's or
-threading's lock (each taken briefly inside the check); the dump takes
-channel locks (through ``repr``) with no other lock of ours held.
+The registry of goroutines and parked threads, and the deadlock check
+itself, live in :mod:`gopool._goroutines`; this module renders what it
+reads there through ``snapshot()``, and gives the check the
+:class:`DeadlockError` to raise. Lock order: the dump takes channel locks
+(through ``repr``) with no other lock of ours held.
 """
 
 from __future__ import annotations
 
 import _thread
-import gc
 import os
 import signal
 import sys
@@ -61,7 +33,8 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any, TextIO
 
-from . import _waiter, chan, context, timers
+from . import _goroutines, _waiter, timers
+from ._checks import check_bool, check_int
 from ._waiter import Waiter
 
 __all__ = ["DeadlockError", "dump", "install_dump_signal", "set_deadlock_detection"]
@@ -85,10 +58,8 @@ class DeadlockError(RuntimeError):
 
 # -- the dump --
 
-_INTERNAL_FILES = frozenset({_waiter.__file__, __file__})
-_THREADING_FILE = threading.__file__
-_GOROUTINE_BODY = chan._run_goroutine.__code__
-_SLEEP = timers.sleep.__code__
+_INTERNAL_FILES = frozenset({_waiter.__file__, _goroutines.__file__, __file__})
+_BOOTSTRAP_FILES = frozenset({threading.__file__, _goroutines.__file__})
 
 
 def _duration(seconds: float) -> str:
@@ -106,22 +77,14 @@ def _safe_repr(obj: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _channel(ch: object) -> str:
-    if isinstance(ch, context._DoneChan):
-        return f"{_safe_repr(ch)} (a context's done channel)"
-    return _safe_repr(ch)
-
-
 def _describe(w: Waiter, frames: list[FrameType]) -> tuple[str, list[str]]:
     """What ``w`` waits for: a reason in Go's words, and lines naming the objects."""
     what = w.what
     if what is None:
-        # An operation that left no description (time's sleep, for one):
-        # named after the function that parked.
+        # An operation that left no description: named after the function
+        # that parked.
         for f in frames:
             if f.f_code.co_filename not in _INTERNAL_FILES:
-                if f.f_code is _SLEEP:
-                    return "sleep", []
                 module = str(f.f_globals.get("__name__", "?")).removeprefix("gopool.")
                 return f"{module}.{f.f_code.co_qualname}", []
         return "parked", []
@@ -132,15 +95,14 @@ def _describe(w: Waiter, frames: list[FrameType]) -> tuple[str, list[str]]:
         return reason, []
     if reason == "select":
         lines = []
-        for i, (kind, ch, _) in enumerate(target):
-            if ch is not chan.nilchan:
-                verb = "send to" if kind == chan._SEND else "receive from"
-                lines.append(f"case {i}: {verb} {_channel(ch)}")
+        for i, (verb, ch) in enumerate(target):
+            if ch is not None:
+                lines.append(f"case {i}: {verb} {_safe_repr(ch)}")
         return reason, lines
     if reason == "chan send":
-        return reason, [f"to {_channel(target)}"]
+        return reason, [f"to {_safe_repr(target)}"]
     if reason == "chan receive":
-        return reason, [f"from {_channel(target)}"]
+        return reason, [f"from {_safe_repr(target)}"]
     return reason, [f"on {_safe_repr(target)}"]
 
 
@@ -158,10 +120,7 @@ def _stack(frame: FrameType | None) -> tuple[list[FrameType], str]:
     while inner < len(frames) - 1 and frames[inner].f_code.co_filename in _INTERNAL_FILES:
         inner += 1
     outer = len(frames)
-    while outer > inner + 1 and (
-        frames[outer - 1].f_code.co_filename == _THREADING_FILE
-        or frames[outer - 1].f_code is _GOROUTINE_BODY
-    ):
+    while outer > inner + 1 and frames[outer - 1].f_code.co_filename in _BOOTSTRAP_FILES:
         outer -= 1
     shown = frames[inner:outer]
     summary = traceback.StackSummary.extract((f, f.f_lineno) for f in reversed(shown))
@@ -181,20 +140,7 @@ def _render(report_for: Waiter | None = None) -> str:
     now = time.monotonic()
     frames = sys._current_frames()
     threads = threading.enumerate()
-    waiters: dict[int, list[Waiter]] = {}
-    for w, ident in _waiter._parked.copy().items():
-        waiters.setdefault(ident, []).append(w)
-    with _waiter._watch_lock:
-        for ident, stack in _waiter._watched.items():
-            waiters.setdefault(ident, []).extend(stack)
-        # By thread, not id: an ended thread's id may be a new thread's.
-        omit = set(_helpers) | {t.ident for t in _exiting if t.is_alive()}
-    goroutines: dict[int, tuple[int, str, str]] = {}
-    for t in threads:
-        with chan._goroutine_ids_lock:
-            info = chan._goroutines.get(t)
-        if info is not None and t.ident is not None:
-            goroutines[t.ident] = info
+    waiters, goroutines, omit = _goroutines.snapshot()
     names = {t.ident: t.name for t in threads}
 
     def block(ident: int, header: str, created_by: str | None) -> str:
@@ -263,14 +209,8 @@ def dump(file: TextIO | None = None) -> str:
     return text
 
 
-_helpers: set[int] = set()
-"""Ids of the threads printing a dump for a signal; guarded by ``_waiter._watch_lock``."""
-
-
 def _print_for_signal(signum: int) -> None:
-    with _waiter._watch_lock:
-        _helpers.add(_thread.get_ident())
-    try:
+    with _goroutines.helper():
         try:
             name = signal.Signals(signum).name
         except ValueError:
@@ -280,9 +220,6 @@ def _print_for_signal(signum: int) -> None:
         if stream is not None:
             stream.write(text)
             stream.flush()
-    finally:
-        with _waiter._watch_lock:
-            _helpers.discard(_thread.get_ident())
 
 
 def _on_dump_signal(signum: int, frame: FrameType | None) -> None:
@@ -308,19 +245,11 @@ def install_dump_signal(sig: int = getattr(signal, "SIGQUIT", 3)) -> _SignalHand
     ``QUIT`` or ``SIGUSR1``, or a number) does the same when gopool is
     imported.
     """
-    if not isinstance(sig, int) or isinstance(sig, bool):
-        raise TypeError(f"install_dump_signal: sig must be a signal number, not {sig!r}")
+    check_int(sig, "install_dump_signal: sig", "a signal number")
     return signal.signal(sig, _on_dump_signal)
 
 
 # -- deadlock detection --
-
-_enabled = False
-_exiting: set[threading.Thread] = set()
-"""Threads that will not act again: goroutines whose function ended, and watchers."""
-_watching: set[threading.Thread] = set()
-"""Threads a watcher is waiting for, to check again when they end."""
-
 
 def set_deadlock_detection(enabled: bool) -> bool:
     """Turn Go's deadlock report on or off; returns the previous setting.
@@ -336,148 +265,19 @@ def set_deadlock_detection(enabled: bool) -> bool:
     one extra check; while on, every wait with no timeout also checks the
     threads. Raises ``TypeError`` if ``enabled`` is not a ``bool``.
     """
-    global _enabled
-    if not isinstance(enabled, bool):
-        raise TypeError(f"set_deadlock_detection: enabled must be a bool, not {enabled!r}")
-    with _waiter._watch_lock:
-        previous = _enabled
-        _enabled = enabled
-        _waiter._detector = _detect if enabled else None
-    return previous
+    check_bool(enabled, "set_deadlock_detection: enabled")
+    return _goroutines.set_deadlock_report(_deadlock_error if enabled else None)
 
 
-def _detect(w: Waiter | None) -> None:
-    """The hook gopool._waiter calls: see ``_waiter._detector`` and the module docstring."""
-    target: Waiter | None = None
-    blockers: list[threading.Thread] = []
-    frames: object = None
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+def _deadlock_error(main_waiter: Waiter) -> DeadlockError:
+    """The report of a deadlock found with the main thread parked on ``main_waiter``."""
     try:
-        with _waiter._watch_lock:
-            if not _enabled:
-                return
-            if w is None:
-                _prune_exiting_locked()
-                _exiting.add(threading.current_thread())
-            main_stack = _waiter._watched.get(threading.main_thread().ident or 0)
-            if not main_stack or main_stack[-1].claimed:
-                return
-            found, frames = _find_deadlock_locked(main_stack[-1])
-            if isinstance(found, Waiter):
-                target = found
-            else:
-                blockers = [t for t in found if t not in _watching]
-                _watching.update(blockers)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    del frames  # dropped outside the lock: a frame kept alive by it may run finalizers
-    if target is None:
-        _watch_threads(blockers)
-        return
-    exc: BaseException | None = None
-    try:
-        text = _render(report_for=target)
-        exc = DeadlockError(f"{DEADLOCK_MESSAGE}\n\n{text}")
-        exc.dump = text
-    finally:
-        if exc is None:  # the dump failed: report the deadlock all the same
-            exc = DeadlockError(DEADLOCK_MESSAGE)
-        # Fails if the main thread's wait ended meanwhile (completed, or
-        # interrupted), or another check reported it first: no report then.
-        target.abort(exc)
-
-
-def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.Thread], object]:
-    """The main thread's waiter if deadlocked, else the threads to watch; ``_watch_lock`` held.
-
-    An empty list means no deadlock and nothing to watch (a running
-    goroutine, or a thread that cannot be joined, will check again or
-    never allow a report). Also returns the frames snapshot, for the caller
-    to drop outside the lock.
-    """
-    _prune_exiting_locked()
-    main = threading.main_thread()
-    if main.ident in _waiter._parked.copy().values():
-        # Also in a park that is not watched: one with a timeout (made by a
-        # signal handler that interrupted the watched one), or one begun
-        # before detection was turned on.
-        return [], None
-    known: set[int] = set()
-    joinable: list[threading.Thread] = []
-    for t in threading.enumerate():
-        ident = t.ident
-        if ident is None:
-            return [], None  # being started by a running thread
-        known.add(ident)
-        if t in _exiting or ident in _helpers:
-            continue
-        stack = _waiter._watched.get(ident)
-        if stack:
-            if stack[-1].claimed:
-                return [], None
-            continue
-        with chan._goroutine_ids_lock:
-            goroutine = t in chan._goroutines
-        if goroutine or t is main or isinstance(t, threading._DummyThread):
-            # A goroutine checks again when it parks or ends; a foreign
-            # thread cannot be joined: no report while it lives.
-            return [], None
-        joinable.append(t)
-    if joinable:
-        return joinable, None
-    if timers.pending_count():
-        sched = timers.scheduler_thread()
-        return ([sched] if sched is not None and sched.ident is not None else []), None
-    # Last, as it is the costliest look (and, on CPython 3.12.1, one that
-    # made frequent calls crash the garbage collector): threads started
-    # without threading.
-    frames = sys._current_frames()
-    for ident in frames:
-        if ident not in known and ident not in _helpers:
-            return [], frames
-    return main_waiter, frames
-
-
-def _prune_exiting_locked() -> None:
-    """Forget the threads of ``_exiting`` that have ended; ``_watch_lock`` held."""
-    for t in [t for t in _exiting if t.ident is not None and not t.is_alive()]:
-        _exiting.discard(t)
-
-
-def _watch_threads(threads: list[threading.Thread]) -> None:
-    """Start a watcher per thread: when it ends, check for a deadlock again."""
-    for t in threads:
-        watcher = threading.Thread(
-            target=_await_end, args=(t,), name=f"gopool-deadlock-watch [{t.name}]", daemon=True
-        )
-        with _waiter._watch_lock:
-            _exiting.add(watcher)
-        try:
-            watcher.start()
-        except RuntimeError:  # at interpreter shutdown: nothing left to report to
-            with _waiter._watch_lock:
-                _exiting.discard(watcher)
-                _watching.discard(t)
-
-
-def _after_fork_child() -> None:
-    # The watchers, dump printers and exiting threads were all in the parent.
-    _exiting.clear()
-    _watching.clear()
-    _helpers.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_child)
-
-
-def _await_end(t: threading.Thread) -> None:
-    t.join()
-    with _waiter._watch_lock:
-        _watching.discard(t)
-    _detect(None)
+        text = _render(report_for=main_waiter)
+    except Exception:  # the dump failed: report the deadlock all the same
+        return DeadlockError(DEADLOCK_MESSAGE)
+    exc = DeadlockError(f"{DEADLOCK_MESSAGE}\n\n{text}")
+    exc.dump = text
+    return exc
 
 
 # -- the environment --

@@ -42,9 +42,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from ._checks import check_callable, check_int
+from ._goroutines import callable_name
+from ._report import report
 from .chan import Chan, default, go, select
 from .context import Context, with_cancel_cause
-from .sync import WaitGroup, _callable_name, _report
+from .sync import WaitGroup
 
 __all__ = ["Group", "with_context"]
 
@@ -103,8 +106,7 @@ class Group:
         nothing is started then. Raises ``TypeError``, starting nothing,
         if ``fn`` is not callable.
         """
-        if not callable(fn):
-            raise TypeError(f"errgroup: Group.go: {fn!r} is not callable")
+        check_callable(fn, "errgroup: Group.go")
         with self._lock:
             sem = self._sem
         if sem is not None:
@@ -118,8 +120,7 @@ class Group:
         nothing) if the group already runs ``limit`` goroutines. Never
         blocks. Raises ``TypeError`` if ``fn`` is not callable.
         """
-        if not callable(fn):
-            raise TypeError(f"errgroup: Group.try_go: {fn!r} is not callable")
+        check_callable(fn, "errgroup: Group.try_go")
         with self._lock:
             sem = self._sem
         # As in Go, this may take a slot ahead of a go() already blocked on it.
@@ -139,8 +140,7 @@ class Group:
         panics), except for a negative ``n``, which Go always accepts;
         ``TypeError`` if ``n`` is not an ``int``.
         """
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise TypeError(f"errgroup: limit must be an int, not {type(n).__name__}")
+        check_int(n, "errgroup: limit")
         with self._lock:
             if n < 0:
                 self._sem = None
@@ -204,13 +204,13 @@ class Group:
             except Exception as exc:
                 self._fail(exc, is_panic=False)
             except BaseException as exc:
-                _report(exc)
+                report(exc)
                 self._fail(exc, is_panic=True)
             finally:
                 self._done(sem)
 
         # The goroutine's thread is named after fn, not after this wrapper.
-        run.__qualname__ = _callable_name(fn)
+        run.__qualname__ = callable_name(fn)
         try:
             go(run)
         except BaseException:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from ._checks import check_callable, check_count, check_int, check_number
 from ._duration import seconds as _parse_seconds
 from ._waiter import refuse_in_loop
 from .chan import RecvChan, async_select, default, nilchan, select
@@ -134,20 +135,14 @@ def _tokens_from_duration(limit: float, d: int) -> float:
 
 
 def _rate(rate: object) -> float:
-    if not isinstance(rate, int | float) or isinstance(rate, bool):
-        raise TypeError(f"rate: limit must be a number of events per second, not {rate!r}")
-    limit = float(rate)
-    if math.isnan(limit) or limit < 0:
+    limit = check_number(rate, "rate: limit", "a number of events per second")
+    if limit < 0:
         raise ValueError(f"rate: limit must be >= 0 events per second, not {rate!r}")
     return limit
 
 
 def _count(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"rate: {what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"rate: {what} must be >= 0, not {value}")
-    return value
+    return check_count(value, f"rate: {what}")
 
 
 class Limiter:
@@ -558,8 +553,7 @@ class Sometimes:
 
     def __init__(self, *, first: int = 0, every: int = 0, interval: float | timedelta = 0.0):
         for name, value in (("first", first), ("every", every)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"rate: Sometimes {name} must be an int, not {value!r}")
+            check_int(value, f"rate: Sometimes {name}")
         self._first = first
         self._every = every
         self._interval = _seconds(interval, "Sometimes interval")
@@ -592,8 +586,7 @@ class Sometimes:
         ``RuntimeError`` if ``fn`` calls ``do`` on the same object (Go
         deadlocks).
         """
-        if not callable(fn):
-            raise TypeError(f"rate: Sometimes.do: {fn!r} is not callable")
+        check_callable(fn, "rate: Sometimes.do")
         with self._lock:
             if self._running:
                 raise RuntimeError("rate: Sometimes.do called from its own function: deadlock")

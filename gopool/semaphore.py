@@ -34,22 +34,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ._checks import check_count
 from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
-from .chan import Chan, nilchan
+from .chan import Chan, RecvOnlyChan, nilchan
 from .context import Canceled, Context, after_func
 
 __all__ = ["Weighted"]
 
 
-def _weight(n: object, what: str) -> int:
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"semaphore: {what} must be an int, not {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"semaphore: {what} must not be negative ({n})")
-    return n
+_Done = Chan[Any] | RecvOnlyChan[Any]
 
 
-def _done_chan(ctx: Context | None) -> Chan[Any] | None:
+def _done_chan(ctx: Context | None) -> _Done | None:
     """``ctx.done()`` as a channel, or None when ``ctx`` can never be done."""
     if ctx is None:
         return None
@@ -62,8 +58,8 @@ def _done_chan(ctx: Context | None) -> Chan[Any] | None:
     done = done_method()
     if done is None or done is nilchan:
         return None
-    if not isinstance(done, Chan):
-        raise TypeError(f"semaphore: {ctx!r}.done() returned {done!r}, not a gopool Chan")
+    if not isinstance(done, Chan | RecvOnlyChan):
+        raise TypeError(f"semaphore: {ctx!r}.done() returned {done!r}, not a gopool channel")
     return done
 
 
@@ -96,7 +92,7 @@ class Weighted:
     __slots__ = ("__weakref__", "_cur", "_lock", "_size", "_waiters")
 
     def __init__(self, n: int) -> None:
-        self._size = _weight(n, "size")
+        self._size = check_count(n, "semaphore: size")
         self._cur = 0
         self._lock = threading.Lock()
         # Entries (waiter, 0, tokens wanted), in arrival order.
@@ -124,7 +120,7 @@ class Weighted:
         that is not a context and for a non-``int`` weight, ``ValueError``
         for a negative one.
         """
-        n = _weight(n, "n")
+        n = check_count(n, "semaphore: n")
         done = _done_chan(ctx)
         queued = self._take_now(n, done)
         if queued is None:
@@ -152,7 +148,7 @@ class Weighted:
         the task's next ``await`` raises ``CancelledError``, so release them
         in a ``finally`` that follows the call.
         """
-        n = _weight(n, "n")
+        n = check_count(n, "semaphore: n")
         done = _done_chan(ctx)
         queued = self._take_now(n, done)
         if queued is None:
@@ -164,7 +160,7 @@ class Weighted:
         assert ctx is not None
         raise _ctx_error(ctx)
 
-    def _take_now(self, n: int, done: Chan[Any] | None) -> bool | None:
+    def _take_now(self, n: int, done: _Done | None) -> bool | None:
         """Take ``n`` tokens at once (None), or say whether the call should queue for them."""
         with self._lock:
             if done is not None and done.closed:
@@ -178,7 +174,7 @@ class Weighted:
             # Don't make other acquire calls block on one that's doomed to fail.
             return n <= self._size
 
-    def _wait(self, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
+    def _wait(self, n: int, ctx: Context | None, done: _Done | None) -> None:
         """The blocking path of :meth:`acquire`: queue for ``n`` tokens, or take them now."""
         w = ThreadWaiter(("semaphore acquire", self))
         stop: Callable[[], bool] | None = None
@@ -189,8 +185,7 @@ class Weighted:
                 # _grant_or_publish then leaves it unpublished.
                 stop = after_func(ctx, partial(self._on_ctx_done, w))
             try:
-                attempt = partial(self._grant_or_publish, w, n)
-                block(w, (self._lock,), attempt, None, partial(self._withdraw, w))
+                block(w, self._lock, self._grant_or_publish, n, None, self._withdraw)
                 granted = w.ok
             finally:
                 if stop is not None:
@@ -210,7 +205,7 @@ class Weighted:
                 self.release(n)
             raise
 
-    async def _async_wait(self, n: int, ctx: Context | None, done: Chan[Any] | None) -> None:
+    async def _async_wait(self, n: int, ctx: Context | None, done: _Done | None) -> None:
         """The waiting path of :meth:`async_acquire`, as :meth:`_wait` is for a thread."""
         from ._aio import TaskWaiter, block_task
 
@@ -237,7 +232,7 @@ class Weighted:
         Returns True if taken, False (having taken nothing) otherwise.
         Raises as :meth:`acquire` does for a bad weight.
         """
-        n = _weight(n, "n")
+        n = check_count(n, "semaphore: n")
         with self._lock:
             if self._size - self._cur >= n and not self._waiters:
                 self._cur += n
@@ -252,7 +247,7 @@ class Weighted:
         unchanged (Go panics, after changing it), and as :meth:`acquire`
         does for a bad weight.
         """
-        n = _weight(n, "n")
+        n = check_count(n, "semaphore: n")
         with self._lock:
             if n > self._cur:
                 raise RuntimeError("semaphore: released more than held")

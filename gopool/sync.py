@@ -41,14 +41,16 @@ whatever it captured) is not kept alive by the wrapper afterwards.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from ._checks import check_callable, check_int
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
+from ._goroutines import callable_name
+from ._report import report
 from ._sync_map import Map
 from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from .chan import go
@@ -59,26 +61,6 @@ T = TypeVar("T")
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
 R = TypeVar("R")
-
-
-def _callable_name(fn: object) -> str:
-    return getattr(fn, "__qualname__", None) or type(fn).__name__
-
-
-def _report(exc: BaseException) -> None:
-    """Report ``exc`` through ``threading.excepthook``, as an uncaught thread exception is.
-
-    Mirrors what ``threading.Thread`` does for an exception escaping ``run``,
-    including its fallback when the hook itself fails.
-    """
-    args = threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread()))
-    try:
-        threading.excepthook(args)
-    except Exception:
-        print("Exception in threading.excepthook:", file=sys.stderr, flush=True)
-        sys.excepthook(*sys.exc_info())
-    finally:
-        del args
 
 
 class WaitGroup:
@@ -122,8 +104,7 @@ class WaitGroup:
         and ``ValueError("sync: negative WaitGroup counter")`` if the counter
         would drop below zero; the counter is then left unchanged.
         """
-        if not isinstance(delta, int) or isinstance(delta, bool):
-            raise TypeError(f"sync: WaitGroup delta must be an int, not {type(delta).__name__}")
+        check_int(delta, "sync: WaitGroup delta")
         with self._lock:
             count = self._count + delta
             if count < 0:
@@ -160,8 +141,7 @@ class WaitGroup:
             return False
         refuse_in_loop("WaitGroup.wait", "await wg.async_wait()")
         w = ThreadWaiter(("WaitGroup.wait", self))
-        attempt = partial(self._zero_or_publish, w)
-        return block(w, (self._lock,), attempt, seconds, partial(self._waiters.withdraw, w))
+        return block(w, self._lock, self._zero_or_publish, None, seconds, self._waiters.withdraw)
 
     async def async_wait(self) -> bool:
         """Wait from a task until the counter is zero; True (as :meth:`wait` returns).
@@ -179,11 +159,11 @@ class WaitGroup:
         from ._aio import TaskWaiter, block_task
 
         w = TaskWaiter(("WaitGroup.wait", self))
-        attempt = partial(self._zero_or_publish, w)
+        attempt = partial(self._zero_or_publish, w, None)
         await block_task(w, (self._lock,), attempt, partial(self._waiters.withdraw, w))
         return True
 
-    def _zero_or_publish(self, w: Waiter) -> bool:
+    def _zero_or_publish(self, w: Waiter, _: object) -> bool:
         """``block``'s attempt for :meth:`wait`; ``_lock`` held."""
         if self._count == 0:
             w.claim()
@@ -201,20 +181,19 @@ class WaitGroup:
         Never blocks. Raises ``TypeError``, before touching the counter, if
         ``fn`` is not callable.
         """
-        if not callable(fn):
-            raise TypeError(f"sync: WaitGroup.go: {fn!r} is not callable")
+        check_callable(fn, "sync: WaitGroup.go")
         self.add(1)
 
         def run() -> None:
             try:
                 fn(*args, **kwargs)
             except BaseException as exc:
-                _report(exc)
+                report(exc)
             finally:
                 self.done()
 
         # The goroutine's thread is named after fn, not after this wrapper.
-        run.__qualname__ = _callable_name(fn)
+        run.__qualname__ = callable_name(fn)
         try:
             go(run)
         except BaseException:
@@ -265,8 +244,7 @@ class Once:
         ``fn`` calls ``do`` on the same ``Once`` from its own thread (Go
         deadlocks there).
         """
-        if not callable(fn):
-            raise TypeError(f"sync: Once.do: {fn!r} is not callable")
+        check_callable(fn, "sync: Once.do")
         me = threading.get_ident()
         with self._lock:
             if self._done:
@@ -281,8 +259,7 @@ class Once:
         if running:
             refuse_in_loop("Once.do")
             w = ThreadWaiter(("Once.do", self))
-            attempt = partial(self._done_or_publish, w)
-            block(w, (self._lock,), attempt, None, partial(self._waiters.withdraw, w))
+            block(w, self._lock, self._done_or_publish, None, None, self._waiters.withdraw)
             return
         try:
             fn()
@@ -293,7 +270,7 @@ class Once:
                 woken = self._waiters.complete_all(True)
             wake_all(woken)
 
-    def _done_or_publish(self, w: ThreadWaiter) -> bool:
+    def _done_or_publish(self, w: ThreadWaiter, _: object) -> bool:
         """``block``'s attempt for a :meth:`do` that waits for the runner; ``_lock`` held."""
         if self._done:
             w.claim()
@@ -325,10 +302,9 @@ class _OnceCall(Generic[R]):
     _kind = "once"
 
     def __init__(self, fn: Callable[[], Any]) -> None:
-        if not callable(fn):
-            raise TypeError(f"sync: {self._kind}: {fn!r} is not callable")
+        check_callable(fn, f"sync: {self._kind}")
         self._fn: Callable[[], Any] | None = fn
-        self._name = _callable_name(fn)
+        self._name = callable_name(fn)
         self._once = Once()
         self._exc: BaseException | None = None
         self._result: R | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import gopool
-from gopool import _waiter, debug
+from gopool import _goroutines, debug
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -473,7 +473,7 @@ def test_fork_child_starts_afresh() -> None:
     """
     body = """
 import os, warnings
-from gopool import _waiter, chan
+from gopool import _goroutines
 warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a threaded process
 ch = Chan()
 go(ch.recv)
@@ -481,7 +481,7 @@ while not ch.statistics()["receivers_waiting"]:
     time.sleep(0.001)
 held, release = threading.Event(), threading.Event()
 def hold():
-    with _waiter._watch_lock, chan._goroutine_ids_lock:
+    with _goroutines._watch_lock, _goroutines._registry_lock:
         held.set()
         release.wait()
 threading.Thread(target=hold).start()
@@ -550,11 +550,11 @@ except KeyboardInterrupt:
 
 def test_environment_variable_turns_detection_on() -> None:
     """``GOPOOL_DEADLOCK=1`` at import turns detection on; ``0``, or no variable, leaves it off."""
-    prelude = "import gopool.debug\nfrom gopool import _waiter, Chan\n"
+    prelude = "import gopool.debug\nfrom gopool import _goroutines, Chan\n"
     err = assert_deadlock(run("Chan().recv()\n", prelude=prelude, env={"GOPOOL_DEADLOCK": "1"}))
     assert "main thread [chan receive, " in err
     for env in ({"GOPOOL_DEADLOCK": "0"}, {}):  # off, and off by default
-        proc = run("print(_waiter._detector is None)\n", prelude=prelude, env=env)
+        proc = run("print(not _goroutines.detecting)\n", prelude=prelude, env=env)
         assert proc.returncode == 0 and proc.stdout == "True\n", proc.stderr
 
 
@@ -574,9 +574,9 @@ def test_ended_goroutines_are_forgotten() -> None:
             t = gopool.go(lambda: None)
             t.join(10)
             mine.add(t)
-        with _waiter._watch_lock:
+        with _goroutines._watch_lock:
             # At most the last one is still there, until the next goroutine ends.
-            assert len(mine & debug._exiting) <= 1
+            assert len(mine & _goroutines._exiting) <= 1
     finally:
         debug.set_deadlock_detection(previous)
 
@@ -585,14 +585,14 @@ def test_set_deadlock_detection_switch() -> None:
     """The switch returns the previous setting, installs and removes the hook, checks its type."""
     previous = debug.set_deadlock_detection(False)
     try:
-        assert _waiter._detector is None
+        assert not _goroutines.detecting
         assert debug.set_deadlock_detection(True) is False
-        assert _waiter._detector is not None
+        assert _goroutines.detecting
         assert debug.set_deadlock_detection(True) is True
         assert debug.set_deadlock_detection(False) is True
-        assert _waiter._detector is None
+        assert not _goroutines.detecting
         with pytest.raises(TypeError, match="must be a bool"):
             debug.set_deadlock_detection(1)  # type: ignore[arg-type]
-        assert _waiter._detector is None
+        assert not _goroutines.detecting
     finally:
         debug.set_deadlock_detection(previous)

@@ -27,9 +27,8 @@ from gopool import (
     Chan,
     Once,
     WaitGroup,
-    _waiter,
+    _goroutines,
     background,
-    chan,
     debug,
     go,
     nilchan,
@@ -76,10 +75,7 @@ def number_of(thread: threading.Thread) -> int:
 
 def parked_count(thread: threading.Thread) -> int:
     """How many waiters ``thread`` is recorded parked on (watched or not)."""
-    ident = thread.ident
-    with _waiter._watch_lock:
-        watched = len(_waiter._watched.get(ident or 0, ()))
-    return watched + sum(1 for i in _waiter._parked.copy().values() if i == ident)
+    return len(_goroutines.snapshot().waiters.get(thread.ident or 0, ()))
 
 
 def worker(jobs: Chan[int]) -> None:
@@ -147,7 +143,7 @@ def test_dump_names_what_every_goroutine_waits_on() -> None:
             "once"
         ) and f"    on <Once running waiters=1 at {id(once):#x}>" in block("once")
         assert "[chan receive, " in block("once runner")  # inside the function Once runs
-        assert "(a context's done channel)" in block("ctx")
+        assert "    from <done Chan of a context open receivers_waiting=1 at " in block("ctx")
 
     finally:
         jobs.close()
@@ -211,7 +207,7 @@ def test_dump_counts_and_leaves_out_ended_goroutines() -> None:
     ch: Chan[int] = Chan(1)
     t = go(ch.send, 1)
     t.join(10)
-    assert t not in chan._goroutines
+    assert t.ident not in _goroutines.snapshot().goroutines
     assert f"goroutine {number_of(t)} [" not in debug.dump()
     hold: Chan[None] = Chan()
     g = go(hold.recv)
@@ -264,7 +260,7 @@ def test_goroutine_exception_still_reported_and_unregistered() -> None:
     finally:
         threading.excepthook = old
     assert len(seen) == 1 and seen[0].exc_type is ZeroDivisionError and seen[0].thread is t
-    assert t not in chan._goroutines
+    assert t.ident not in _goroutines.snapshot().goroutines
 
 
 def test_claimed_waiter_shows_runnable() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import sigint_child, until
 
-from gopool.chan import Chan, go
+from gopool.chan import Chan, RecvOnlyChan, go
 from gopool.context import Canceled, Context, background, cause
 from gopool.errgroup import Group, with_context
 
@@ -42,7 +42,7 @@ def returning(err: BaseException | None) -> Callable[[], None]:
 
 def is_closed(ctx: Context) -> bool:
     done = ctx.done()
-    assert isinstance(done, Chan)
+    assert isinstance(done, RecvOnlyChan)
     return done.closed
 
 

@@ -571,16 +571,16 @@ def test_bad_arguments() -> None:
         Weighted(1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="size must be an int"):
         Weighted(True)
-    with pytest.raises(ValueError, match="size must not be negative"):
+    with pytest.raises(ValueError, match="size must be >= 0"):
         Weighted(-1)
     sem = Weighted(2)
     with pytest.raises(TypeError, match=r"ctx must be a Context or None, not int \(pass"):
         sem.acquire(2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="n must not be negative"):
+    with pytest.raises(ValueError, match="n must be >= 0"):
         sem.acquire(n=-1)
     with pytest.raises(TypeError, match="n must be an int"):
         sem.try_acquire("1")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="n must not be negative"):
+    with pytest.raises(ValueError, match="n must be >= 0"):
         sem.release(-1)
     assert stats(sem) == (0, 0)
 

@@ -29,7 +29,7 @@ import pytest
 from conftest import until
 
 import gopool
-from gopool import timers
+from gopool import _scheduler, timers
 from gopool.chan import Chan, ClosedChannelError, RecvChan, default, go, nilchan, select
 from gopool.timers import (
     Ticker,
@@ -72,10 +72,10 @@ def settle() -> int:
     gc.collect()
 
     def quiet() -> bool:
-        sched = timers._sched
+        sched = _scheduler._sched
         with sched.lock:
             horizon = time.monotonic() + 60
-            return all(e[0] > horizon for e in sched.heap if e[2]._state == timers._PENDING)
+            return all(e[0] > horizon for e in sched.heap if e[2]._state == _scheduler._PENDING)
 
     until(quiet, "earlier tests' timers to fire", deadline=20)
     return pending_count()
@@ -580,7 +580,7 @@ def test_timer_gc() -> None:
             f()
         gc.collect()
         assert pending_count() == base, f"{what} did not get collected"
-        assert len(timers._sched.heap) <= 2 * pending_count() + 1, what
+        assert len(_scheduler._sched.heap) <= 2 * pending_count() + 1, what
 
 
 class TickerTimer:
@@ -1102,11 +1102,11 @@ def test_stop_leaves_nothing_behind() -> None:
     for tk in tks:
         tk.stop()
     assert pending_count() == base
-    assert len(timers._sched.heap) <= 2 * base + 1
+    assert len(_scheduler._sched.heap) <= 2 * base + 1
     for _ in range(10_000):
         schedule(time.monotonic() + HOUR, lambda: None).cancel()
     assert pending_count() == base
-    assert len(timers._sched.heap) <= 2 * base + 1
+    assert len(_scheduler._sched.heap) <= 2 * base + 1
 
 
 def test_scheduler_thread_exits_when_idle() -> None:
@@ -1117,7 +1117,7 @@ def test_scheduler_thread_exits_when_idle() -> None:
     out = run_python(
         """
         import threading
-        from gopool import timers as T
+        from gopool import _scheduler, timers as T
         assert T.scheduler_thread() is None and T.pending_count() == 0
         base = threading.active_count()
         ts = [T.Timer(3600) for _ in range(10_000)]
@@ -1138,7 +1138,7 @@ def test_scheduler_thread_exits_when_idle() -> None:
         assert T.pending_count() == 0
         th.join(10)
         assert not th.is_alive() and T.scheduler_thread() is None
-        assert T._sched.heap == []
+        assert _scheduler._sched.heap == []
 
         # The next timer starts a new thread.
         assert T.after(0.01).recv(timeout=10) is not None
@@ -1245,3 +1245,52 @@ def test_reprs() -> None:
     assert "timer Chan" in repr(tk.c)
     tk.stop()
     assert "stopped" in repr(tk)
+
+
+# -- dropped timers and interpreter exit --
+
+
+def test_dropped_after_seen_by_select_is_collected() -> None:
+    """A dropped ``after(d)`` that a ``select`` has seen leaves no timer pending after a collection.
+
+    ``select`` keeps the parse of its last cases to skip parsing in a loop;
+    it must not keep a timer's channel alive that way. In a child
+    interpreter, so that no other test's timer is pending.
+    """
+    out = run_python(
+        """
+        import gc
+        from gopool import Chan, after, default, select, tick
+        from gopool.timers import pending_count
+        c = after(10)
+        assert select(c.recv, default)[0] == 1
+        del c
+        gc.collect()
+        assert pending_count() == 0, pending_count()
+        select(after(10).recv, tick(10).recv, Chan().recv, default)
+        gc.collect()
+        assert pending_count() == 0, pending_count()
+        print("ok")
+        """
+    )
+    assert out.returncode == 0 and out.stdout == "ok\n", out.stderr
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "from gopool import after, default, select\nselect(after(10).recv, default)\n",
+        "import threading\nfrom gopool import after\nthreading.keep = after(10)\n",
+        "import os\nfrom gopool import Ticker, Timer, after\n"
+        "os.keep = [after(10), Ticker(1).c, Timer(5)]\n",
+    ],
+    ids=["seen-by-select", "kept-by-threading", "kept-by-os"],
+)
+def test_exit_with_timers_pending_prints_nothing(program: str) -> None:
+    """A program that exits with timers pending prints nothing on stderr.
+
+    The channels are collected while the interpreter tears its modules
+    down; the scheduler's weak-reference callback must not fail then.
+    """
+    out = run_python(program)
+    assert out.returncode == 0 and out.stderr == "", out.stderr

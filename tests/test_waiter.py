@@ -164,15 +164,12 @@ def test_block_completes_at_once_without_parking() -> None:
     q = WaitQueue()
     w = ThreadWaiter()
 
-    def attempt() -> bool:
+    def attempt(w: ThreadWaiter, arg: str) -> bool:
         w.claim()
-        w.value = "now"
+        w.value = arg
         return True
 
-    def withdraw() -> bool:
-        return q.withdraw(w)
-
-    assert block(w, (lock,), attempt, None, withdraw) is True
+    assert block(w, lock, attempt, "now", None, q.withdraw) is True
     assert w.value == "now" and not q and not lock.locked()
 
 
@@ -182,14 +179,11 @@ def test_block_times_out_and_withdraws() -> None:
     q = WaitQueue()
     w = ThreadWaiter()
 
-    def attempt() -> bool:
+    def attempt(w: ThreadWaiter, _: object) -> bool:
         q.publish(w)
         return False
 
-    def withdraw() -> bool:
-        return q.withdraw(w)
-
-    assert block(w, (lock,), attempt, 0.01, withdraw) is False
+    assert block(w, [lock, threading.Lock()], attempt, None, 0.01, q.withdraw) is False
     assert not q
 
 
