@@ -323,19 +323,7 @@ def test_stateful_goroutines() -> None:
 # -- every port --
 
 
-SELECT_KEEPS_TIMER = pytest.mark.xfail(
-    strict=True,
-    reason="gopool bug: select's one-entry parse cache (chan._last_parse) keeps the "
-    "channels of the last select alive, so the pending after(3) timer outlives main() "
-    "and its weakref callback (timers._reap_ref) runs at interpreter teardown, where "
-    "it raises TypeError ('Exception ignored in: <function _reap_ref ...>')",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=SELECT_KEEPS_TIMER) if n == "timeouts" else n for n in PAGES],
-)
+@pytest.mark.parametrize("name", PAGES)
 def test_nothing_on_stderr(name: str) -> None:
     """A Go by Example port prints nothing on stderr (Go's programs print nothing there)."""
     assert output(name).stderr == ""
