@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import Gate, join_all, spawn, until, wait_blocked
+from test_pools import wait_submits_blocked
 
 from gopool import timers
 from gopool.chan import ClosedChannelError
@@ -108,13 +109,13 @@ def test_add_worker_never_exceeds_max_workers_under_concurrent_callers(
     the check and the increment: with a separate check, every caller would
     pass it during that time and the pool would overshoot ``max_workers``.
     """
-    reserve_locked = pools_base._Core.reserve_locked
+    reserve_locked = pools_base._Core._reserve_locked
 
     def slow_reserve(core: pools_base._Core, n: int) -> int:
         time.sleep(0.002)
         return reserve_locked(core, n)
 
-    monkeypatch.setattr(pools_base._Core, "reserve_locked", slow_reserve)
+    monkeypatch.setattr(pools_base._Core, "_reserve_locked", slow_reserve)
     max_workers = 4
     pool: DynamicPool[int, int] = DynamicPool(max_workers, _identity)
     pool.start()  # one worker
@@ -189,7 +190,7 @@ def test_submit_on_cancelled_context_with_full_buffer_raises_instead_of_blocking
     pool.submit(_job(name, 1))
     pool.submit(_job(name, 2))  # the buffer is full now
     blocked = spawn(pool.submit, _job(name, 3))
-    wait_blocked(pool._core.jobs, senders=1)
+    wait_submits_blocked(pool)
     cancel()
     with pytest.raises(Canceled) as info:
         blocked.join()
@@ -218,7 +219,7 @@ def test_job_whose_result_cannot_be_delivered_is_counted_cancelled(
     pool = _make(name, _identity, workers=1, buffer=0)
     pool.start(ctx)
     submitter = spawn(pool.submit, _job(name, 7))
-    wait_blocked(pool._core.results, senders=1)  # job taken, processed, result waiting
+    wait_blocked(pool.results(), senders=1)  # job taken, processed, result waiting
     submitter.join()
     cancel()
     assert list(pool.results()) == []
@@ -327,8 +328,8 @@ def test_no_thread_left_after_cancellation_without_a_consumer(
 
     producer = spawn(produce)
     # Nobody reads: results fill, the workers block sending, the buffer fills.
-    wait_blocked(pool._core.results, senders=3)
-    wait_blocked(pool._core.jobs, senders=1)
+    wait_blocked(pool.results(), senders=3)
+    wait_submits_blocked(pool)
     cancel()
     accepted = producer.join()
     pool.close()
@@ -361,7 +362,7 @@ def test_no_thread_left_after_map_is_abandoned(no_thread_left: None) -> None:
     pool: Pool[int, int] = Pool(4, _identity, buffer=8)
     it = pool.map(endless())
     assert next(it) >= 0
-    until(lambda: len(pool._core.jobs) == 8, "the job buffer full")
+    until(lambda: pool.stats().queued == 8, "the job buffer full")
     del it  # dropped mid-iteration: the generator is closed
     gc.collect()
     assert pool._core.threads == 0

@@ -301,7 +301,7 @@ def _close_with_blocked_submitters() -> None:
 
     consumer = spawn(lambda: list(pool.results()))
     producers = [spawn(produce, p) for p in range(4)]
-    until(lambda: pool._core.snapshot()["completed"] > 300, "some progress")
+    until(lambda: pool.stats().completed > 300, "some progress")
     pool.close()
     accepted = sum(join_all(producers))
     got = consumer.join()

@@ -446,7 +446,7 @@ def test_a_stall_is_logged_once(kind: Kind, caplog: pytest.LogCaptureFixture) ->
     assert records[0].levelno == logging.WARNING
     assert message.startswith(f"{kind.name}: worker 1 (")
     assert "'slow-job'" in message and "stalled" in message and "stall_after=0.05 s" in message
-    assert pool._core.stall_handle is None  # nothing left scheduled
+    assert pool._core.stalls.handle is None  # nothing left scheduled
 
 
 def test_on_stall_gets_the_worker_and_replaces_the_log(
@@ -574,6 +574,6 @@ def test_stall_after_without_stalls_schedules_nothing_once_idle() -> None:
     pool = Pool(4, abs, stall_after=5.0, on_stall=reports)
     assert sum(pool.map(range(-500, 0))) == sum(range(1, 501))
     assert reports.got == []
-    assert pool._core.stall_handle is None
+    assert pool._core.stalls.handle is None
     assert pool.stats().stall_after == 5.0
 

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from ..chan import default, select
-from ._base import PoolBase, _Core, check_callable, check_count
+from ._base import PoolBase
 from .stats import WorkerStats
 
 __all__ = ["DynamicPool"]
@@ -61,6 +60,9 @@ class DynamicPool(PoolBase[T, R]):
 
     __slots__ = ("_max_workers",)
 
+    _workers_arg = "max_workers"
+    _buffer_optional = False  # its default is the article's 100
+
     def __init__(
         self,
         max_workers: int,
@@ -71,22 +73,15 @@ class DynamicPool(PoolBase[T, R]):
         stall_after: float | None = None,
         on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
-        self._max_workers = check_count(max_workers, "DynamicPool: max_workers", 1)
-        size = check_count(buffer, "DynamicPool: buffer", 0)
-        check_callable(process, "DynamicPool: process")
-        # Quit tokens wake idle workers for remove_worker(); a busy worker
-        # checks for a pending removal after each job instead.
-        self._setup(
-            _Core(
-                "DynamicPool",
-                process,
-                initial_workers=1,
-                buffer=size,
-                quit_tokens=self._max_workers,
-                executor=executor,
-            ),
-            stall_after,
-            on_stall,
+        self._max_workers = max_workers
+        super().__init__(
+            max_workers,
+            process,
+            buffer,
+            executor=executor,
+            stall_after=stall_after,
+            on_stall=on_stall,
+            initial_workers=1,
         )
 
     @property
@@ -105,27 +100,7 @@ class DynamicPool(PoolBase[T, R]):
         one, so the pool never runs more than ``max_workers`` threads. Never
         blocks.
         """
-        core = self._core
-        core.check_executor()
-        n = 0
-        with core.lock:
-            if core.closed or core.halted.locked():
-                return False
-            if not core.started:
-                n = core.start_locked(None, 0)
-            if n < 0 or core.workers >= self._max_workers:
-                added = False
-            elif core.pending_quits:
-                # A worker told to leave has not left yet: it stays instead,
-                # so that threads never outnumber max_workers either.
-                core.pending_quits -= 1
-                core.workers += 1
-                added = True
-            else:
-                n = core.reserve_locked(1)
-                added = True
-        core.spawn(n)
-        return added
+        return self._core.add_worker(self._max_workers)
 
     def remove_worker(self) -> bool:
         """Tell one worker to leave after its current job; False if there is none.
@@ -134,23 +109,12 @@ class DynamicPool(PoolBase[T, R]):
         one when its job is done (it delivers that job's result first). Also
         False once the pool is stopped or cancelled. Never blocks.
         """
-        core = self._core
-        with core.lock:
-            if core.workers == 0 or core.closed or core.halted.locked():
-                return False
-            core.workers -= 1
-            core.pending_quits += 1
-        assert core.quit is not None
-        # If the token does not fit, enough are queued already to wake an
-        # idle worker; a busy one sees the pending removal after its job.
-        select((core.quit.send, None), default)
-        return True
+        return self._core.remove_worker()
 
     @property
     def worker_count(self) -> int:
         """The number of workers running (Go's ``WorkerCount``), leavers excluded."""
-        with self._core.lock:
-            return self._core.workers
+        return self._core.worker_count()
 
     def stop(self) -> None:
         """Stop gracefully (Go's ``Stop``, fixed): every queued job is processed.

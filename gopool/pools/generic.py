@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TypeVar
 
-from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
+from ._base import PoolBase
 from .stats import WorkerStats
 
 __all__ = ["Pool"]
@@ -91,11 +91,11 @@ class Pool(PoolBase[T, R]):
         stall_after: float | None = None,
         on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
-        workers = check_count(workers, "Pool: workers", 1)
-        size = default_buffer(workers) if buffer is None else check_count(buffer, "Pool: buffer", 0)
-        check_callable(process, "Pool: process")
-        self._setup(
-            _Core("Pool", process, initial_workers=workers, buffer=size, executor=executor),
-            stall_after,
-            on_stall,
+        super().__init__(
+            workers,
+            process,
+            buffer,
+            executor=executor,
+            stall_after=stall_after,
+            on_stall=on_stall,
         )

@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from ..rate import Limiter
-from ._base import PoolBase, _Core, check_callable, check_count, default_buffer
+from ._base import PoolBase, check_count
 from .stats import WorkerStats
 
 __all__ = ["RateLimitedPool"]
@@ -61,7 +61,6 @@ class RateLimitedPool(PoolBase[T, R]):
         stall_after: float | None = None,
         on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
-        workers = check_count(workers, "RateLimitedPool: workers", 1)
         if not isinstance(rate, int | float) or isinstance(rate, bool):
             raise TypeError(
                 f"RateLimitedPool: rate must be a number of jobs per second, not {rate!r}"
@@ -69,24 +68,15 @@ class RateLimitedPool(PoolBase[T, R]):
         if math.isnan(rate) or rate <= 0:
             raise ValueError(f"RateLimitedPool: rate must be > 0 jobs per second, not {rate!r}")
         burst = check_count(burst, "RateLimitedPool: burst", 1)
-        size = (
-            default_buffer(workers)
-            if buffer is None
-            else check_count(buffer, "RateLimitedPool: buffer", 0)
-        )
-        check_callable(process, "RateLimitedPool: process")
         self._limiter = Limiter(float(rate), burst)
-        self._setup(
-            _Core(
-                "RateLimitedPool",
-                process,
-                initial_workers=workers,
-                buffer=size,
-                before_job=self._limiter.wait,
-                executor=executor,
-            ),
-            stall_after,
-            on_stall,
+        super().__init__(
+            workers,
+            process,
+            buffer,
+            executor=executor,
+            stall_after=stall_after,
+            on_stall=on_stall,
+            before_job=self._limiter.wait,
         )
 
     @property

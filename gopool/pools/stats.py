@@ -8,17 +8,22 @@ holds a reference to a job: a worker's job is kept as its (truncated)
 ``repr``.
 
 The pools keep the raw material (counts, the recent job durations and end
-times, each worker's current job) in :mod:`gopool.pools._base`; the
-helpers below turn it into figures, outside the pool's lock.
+times, each worker's current job) in :mod:`gopool.pools._core` and in each
+worker's state; :func:`summarize` turns it into figures, outside the pool's
+lock.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
-__all__ = ["LATENCY_WINDOW", "RATE_WINDOW", "PoolStats", "WorkerStats"]
+__all__ = ["LATENCY_WINDOW", "RATE_WINDOW", "PoolStats", "WorkerStats", "summarize"]
 
 LATENCY_WINDOW = 1024
 """How many of the most recent job durations the latency percentiles are taken over."""
@@ -64,9 +69,10 @@ class PoolStats:
 
     Counts, all taken at one instant under the pool's lock:
 
-    * ``submitted``: jobs accepted so far (a ``submit`` blocked on a full
-      buffer is counted from the moment it passed the closed check; one
-      that then fails is taken back);
+    * ``submitted``: jobs accepted so far, exact at every moment: a job
+      counts from the instant it enters the job buffer (or, unbuffered, a
+      worker's hands), so a ``submit`` still waiting for room is not
+      counted, and one that the pool then refuses never is;
     * ``queued``: jobs waiting in the job buffer;
     * ``in_flight``: jobs a worker has taken and not finished;
     * ``completed``: jobs whose handler returned (for ``WorkerPool``: whose
@@ -76,17 +82,18 @@ class PoolStats:
     * ``cancelled``: jobs that never delivered because the context ended
       (the pool's :attr:`~PoolBase.cancelled`).
 
-    With no submit blocked, ``submitted == queued + in_flight + completed +
-    failed + cancelled`` but for a job a worker is just taking or just
-    finishing (it leaves ``queued`` a moment before it shows in
-    ``in_flight``, and ``in_flight`` a moment before it is counted, never
-    counted twice); once the pool is closed, ``completed + failed +
-    cancelled == submitted``.
+    Always ``submitted == queued + in_flight + completed + failed +
+    cancelled`` but for a job a worker is just taking or just finishing
+    (it leaves ``queued`` a moment before it shows in ``in_flight``, and
+    ``in_flight`` a moment before it is counted, never counted twice); once
+    the pool is closed, ``completed + failed + cancelled == submitted``.
 
     ``pool`` is the pool's class name, ``state`` one of ``"new"``,
     ``"running"``, ``"closing"``, ``"closed"``, ``"cancelled"``;
     ``workers`` the workers running (for a ``DynamicPool``, leavers
     excluded), ``per_worker`` every worker thread still alive;
+    ``blocked_submits`` the ``submit`` calls (and ``map()``'s feeder)
+    waiting for room in a full job buffer, whose jobs are not accepted yet;
     ``throughput`` the jobs finished per second over the last
     :data:`RATE_WINDOW` seconds (or since the pool started, if later);
     ``latency_p50``, ``latency_p95``, ``latency_p99`` percentiles of the
@@ -111,6 +118,7 @@ class PoolStats:
     per_worker: tuple[WorkerStats, ...]
     stall_after: float | None
     elapsed: float
+    blocked_submits: int = 0
 
     @property
     def finished(self) -> int:
@@ -160,3 +168,70 @@ def throughput(end_times: Sequence[float], now: float, since: float, full: bool)
             break
         n += 1
     return n / span
+
+
+end_time = attrgetter("real")
+"""The end time of a job as a window keeps it (``end + duration * 1j``)."""
+
+_Worker = tuple[int, str, Any, float, str, float]
+"""A worker as read under the pool's lock: id, name, job, since, phase, last heartbeat."""
+
+
+def summarize(
+    pool: str,
+    state: str,
+    counts: tuple[int, int, int, int, int, int, int],
+    workers: Sequence[_Worker],
+    windows: Sequence[Sequence[complex]],
+    *,
+    now: float,
+    started_at: float,
+    stall_after: float | None,
+    repr_job: Callable[[Any], str],
+) -> PoolStats:
+    """The :class:`PoolStats` of raw material read under a pool's lock.
+
+    ``counts`` are submitted, queued, completed, failed, cancelled, workers
+    and blocked submits; ``windows`` the last jobs of each worker (and of
+    those that have left), each oldest first, each job an ``end + duration *
+    1j``. Latency and throughput are taken over the last
+    :data:`LATENCY_WINDOW` of them all.
+    """
+    submitted, queued, completed, failed, cancelled, live, blocked = counts
+    per_worker = []
+    in_flight = 0
+    for wid, name, job, since, phase, beat in workers:
+        if job is None:
+            per_worker.append(WorkerStats(wid, name, None, 0.0, 0.0, False, "idle"))
+            continue
+        in_flight += 1
+        quiet = now - max(since, beat) if phase == "running" else 0.0
+        stalled = stall_after is not None and quiet >= stall_after
+        state_of = "stalled" if stalled else phase
+        per_worker.append(
+            WorkerStats(wid, name, repr_job(job), now - since, quiet, stalled, state_of)
+        )
+    newest_first = heapq.merge(*(reversed(w) for w in windows), key=end_time, reverse=True)
+    last = list(itertools.islice(newest_first, LATENCY_WINDOW))
+    last.reverse()
+    p50, p95, p99 = percentiles((job.imag for job in last), (50, 95, 99))
+    full = len(last) == LATENCY_WINDOW
+    return PoolStats(
+        pool=pool,
+        state=state,
+        submitted=submitted,
+        queued=queued,
+        in_flight=in_flight,
+        completed=completed,
+        failed=failed,
+        cancelled=cancelled,
+        workers=live,
+        throughput=throughput([job.real for job in last], now, started_at, full),
+        latency_p50=p50,
+        latency_p95=p95,
+        latency_p99=p99,
+        per_worker=tuple(per_worker),
+        stall_after=stall_after,
+        elapsed=now - started_at,
+        blocked_submits=blocked,
+    )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from ._base import PoolBase, _Core, check_callable, check_count
+from ._base import PoolBase
 from .job import Job, Result
 from .stats import WorkerStats
 
@@ -67,6 +67,10 @@ class WorkerPool(PoolBase[Job, Result]):
 
     __slots__ = ()
 
+    _buffer_arg = "job_buffer"
+    _buffer_optional = False  # the article's NewWorkerPool takes a size
+    _process_arg = "handler"
+
     def __init__(
         self,
         workers: int,
@@ -77,22 +81,16 @@ class WorkerPool(PoolBase[Job, Result]):
         stall_after: float | None = None,
         on_stall: Callable[[WorkerStats], object] | None = None,
     ) -> None:
-        workers = check_count(workers, "WorkerPool: workers", 1)
-        job_buffer = check_count(job_buffer, "WorkerPool: job_buffer", 0)
-        check_callable(handler, "WorkerPool: handler")
-        self._setup(
-            _Core(
-                "WorkerPool",
-                handler,
-                initial_workers=workers,
-                buffer=job_buffer,
-                wrap_result=_ok,
-                wrap_error=_failed,
-                check_job=_check_job,
-                executor=executor,
-            ),
-            stall_after,
-            on_stall,
+        super().__init__(
+            workers,
+            handler,
+            job_buffer,
+            executor=executor,
+            stall_after=stall_after,
+            on_stall=on_stall,
+            wrap_result=_ok,
+            wrap_error=_failed,
+            check_job=_check_job,
         )
 
     def submit(self, job: Job) -> None:
@@ -100,5 +98,4 @@ class WorkerPool(PoolBase[Job, Result]):
 
         Raises ``TypeError`` if ``job`` is not a :class:`Job`.
         """
-        _check_job(job)
         super().submit(job)

@@ -1,0 +1,620 @@
+"""A pool's shared state and lifecycle: start, workers, close, halt, and the final counts.
+
+:class:`Core` is what a pool shares with its worker threads (everything but
+the pool object itself): the job and results channels, the lock, the
+lifecycle flags, the worker counts, and the counts of jobs finished by
+workers that have left. The submit side is :mod:`gopool.pools._intake`, the
+worker loop :mod:`gopool.pools._worker`, stalls :mod:`gopool.pools._stalls`.
+
+Invariants (each holds whenever ``lock`` is free):
+
+* Accounting. Every accepted job (``intake.accepted``) leaves the job
+  channel exactly once, taken by a worker or by the drain of a halted pool,
+  and whoever takes it counts it exactly once: ``completed`` or ``failed``
+  (in the worker's state, or here once it has left), ``failed`` here when
+  its exception is recorded, or ``cancelled`` here. So once the channel is
+  closed and drained and every worker has stopped, ``completed + failed +
+  cancelled == accepted``.
+* Shutdown. The job channel is closed once, by :meth:`close_intake`
+  (graceful: the workers drain it) or by :meth:`halt` (cancellation: no job
+  starts after it, what is left is counted cancelled); ``jobs_closed``
+  records it. The halt sets ``halted`` before it closes the channel, so a
+  worker that takes a job after the halt sees the flag and does not start
+  it. Either way every submit still waiting for room is refused.
+* ``results()`` is closed once, in :meth:`_finish_locked`, by whoever first
+  sees the job channel closed and no worker thread left: the last worker
+  out, the halt, or ``close()``. So a consumer iterating it always ends.
+* ``threads == workers + pending_quits``: ``threads`` counts the worker
+  threads still taking jobs, from the moment they are reserved (a little
+  before their thread starts); a thread is either a worker or one told to
+  leave (``DynamicPool.remove_worker``) finishing its job. Each removal is
+  served by exactly one thread leaving (:meth:`take_quit`), which stops
+  counting in ``threads`` at that moment.
+* ``worker_states`` lists the state of every worker thread from its first
+  moment to its exit; at its exit its counts and its last durations move
+  into this object's, under the lock, so a sum over both never changes.
+
+Lock order: ``lock`` before a channel's or a context's lock, never the
+reverse, and before the timer scheduler's. It is never held while blocking
+or while running user code.
+"""
+
+from __future__ import annotations
+
+import heapq
+import pickle
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from ..chan import Chan, ClosedChannelError, go, select
+from ..context import Canceled, Context, after_func, background, with_cancel
+from ..sync import WaitGroup
+from ._intake import Intake, offer
+from ._stalls import StallWatch, repr_job
+from ._worker import FAILED, QUIT, WorkerState, current, work
+from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, end_time, summarize
+
+__all__ = ["Core"]
+
+_monotonic = time.monotonic
+
+
+class Core:
+    """The state a pool shares with its workers (see the module docstring)."""
+
+    track_jobs = True
+    """Class-wide switch, on but for ``benchmarks/bench_pools.py``'s stats-off rows: with it
+    off (and no ``stall_after``), workers skip the per-job timing and current job, to
+    measure what that costs. Read by each worker as it starts."""
+
+    # Fixed at creation: name, process, executor, jobs, results, signal,
+    # wrap_result, on_error, before_job, check_job, initial_workers, wg, halted (a lock
+    # used as an atomic flag: held once the pool is halted), intake, stalls.
+    # lock guards every other field.
+    __slots__ = (
+        "before_job",
+        "cancel_ctx",
+        "cancelled",
+        "check_job",
+        "closed",
+        "completed",
+        "ctx",
+        "ended_at",
+        "errors",
+        "executor",
+        "executor_checked",
+        "failed",
+        "halted",
+        "initial_workers",
+        "intake",
+        "jobs",
+        "jobs_closed",
+        "lock",
+        "mapped",
+        "name",
+        "on_error",
+        "pending_quits",
+        "process",
+        "reported",
+        "results",
+        "results_closed",
+        "signal",
+        "stalls",
+        "started",
+        "started_at",
+        "stop_after",
+        "threads",
+        "wg",
+        "window",
+        "worker_ids",
+        "worker_states",
+        "workers",
+        "wrap_result",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        process: Callable[[Any], Any],
+        *,
+        initial_workers: int,
+        buffer: int,
+        wrap_result: Callable[[Any, Any], Any] | None = None,
+        wrap_error: Callable[[Any, BaseException], Any] | None = None,
+        before_job: Callable[[Context], object] | None = None,
+        check_job: Callable[[Any], object] | None = None,
+        max_workers: int = 0,
+        executor: Executor | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[WorkerStats], object] | None = None,
+    ) -> None:
+        self.name = name
+        self.process = process
+        self.executor = executor
+        self.executor_checked = executor is None
+        self.initial_workers = initial_workers
+        self.jobs: Chan[tuple[int, Any, int | None]] = Chan(buffer)
+        self.results: Chan[Any] = Chan(buffer)
+        # Wakes an idle worker for what a receive on the job channel cannot
+        # tell it: a removal (DynamicPool), or a job waiting for an
+        # unbuffered channel. Its capacity bounds the removals in flight.
+        self.signal: Chan[None] | None = (
+            Chan(max(max_workers, 1)) if max_workers or buffer == 0 else None
+        )
+        self.wrap_result = wrap_result
+        self.on_error: Callable[[int, Any, BaseException], Any] = (
+            self.record_failure
+            if wrap_error is None
+            else (lambda _seq, job, exc: wrap_error(job, exc))
+        )
+        self.before_job = before_job
+        self.check_job = check_job
+        self.wg = WaitGroup()
+        self.halted = threading.Lock()
+        self.lock = threading.Lock()
+        self.intake = Intake(self.lock, self.jobs, self.signal if buffer == 0 else None)
+        self.worker_states: list[WorkerState] = []
+        self.stalls = (
+            None
+            if stall_after is None
+            else StallWatch(name, self.lock, self.worker_states, stall_after, on_stall)
+        )
+        self.started = False
+        self.closed = False
+        self.jobs_closed = False
+        self.results_closed = False
+        self.reported = False
+        self.mapped = False
+        self.ctx: Context | None = None
+        self.cancel_ctx: Callable[[], None] | None = None
+        self.stop_after: Callable[[], bool] | None = None
+        self.workers = 0
+        self.threads = 0
+        self.pending_quits = 0
+        self.completed = 0  # by workers that have left
+        self.failed = 0  # recorded failures, and those of workers that have left
+        self.cancelled = 0
+        self.errors: list[BaseException] = []
+        self.started_at = 0.0
+        self.ended_at = 0.0  # when the last worker left (a closed pool's figures stop there)
+        # The last jobs of the workers that have left, as WorkerState.window keeps them.
+        self.window: deque[complex] = deque(maxlen=LATENCY_WINDOW)
+        self.worker_ids = 0
+
+    # -- starting --
+
+    def check_executor(self) -> None:
+        """Before the first start: TypeError if ``process`` cannot reach the executor's processes.
+
+        Only a ``ProcessPoolExecutor`` is checked (with ``pickle``, as it
+        sends the function); other executors serialize in their own way and
+        report their own errors, job by job. Runs ``process``'s pickling
+        (user code) without the lock held.
+        """
+        with self.lock:
+            if self.executor_checked:
+                return
+        if isinstance(self.executor, ProcessPoolExecutor):
+            try:
+                pickle.dumps(self.process)
+            except Exception as exc:
+                raise TypeError(
+                    f"{self.name}: process {self.process!r} cannot run in a "
+                    f"ProcessPoolExecutor, which pickles it: {exc}"
+                ) from exc
+        with self.lock:
+            self.executor_checked = True
+
+    def start(self, ctx: Context | None, *, strict: bool) -> None:
+        """Start the pool; if not ``strict``, do nothing when it is already started.
+
+        ``RuntimeError`` if ``strict`` and started, or if closed before it
+        ever started; ``TypeError`` for a ``ctx`` that is not a context.
+        """
+        self.check_executor()
+        with self.lock:
+            if self.started and not strict:
+                return
+            if self.closed and not self.started:
+                raise RuntimeError(f"{self.name}: start of a closed pool")
+            n = self._start_locked(ctx, self.initial_workers)
+        self.spawn(n)
+
+    def claim_map(self) -> None:
+        """The pool's one ``map()`` begins; RuntimeError if it had one, or is closed."""
+        with self.lock:
+            if self.closed:
+                raise ClosedChannelError(
+                    f"{self.name}.map() on a closed pool: map() consumes its pool (it "
+                    f"closes it after the last result); make a new pool for each map()"
+                )
+            if self.mapped:
+                raise RuntimeError(
+                    f"{self.name}.map() called twice: map() consumes its pool (it closes "
+                    f"it after the last result); make a new pool for each map()"
+                )
+            self.mapped = True
+
+    def begin_map(self) -> int:
+        """Start the pool for ``map()`` unless started; how many workers to :meth:`spawn`."""
+        self.check_executor()
+        with self.lock:
+            if self.closed:
+                raise ClosedChannelError(f"{self.name}.map() on a closed pool")
+            if self.started:
+                return 0
+            return self._start_locked(None, self.initial_workers)
+
+    def _start_locked(self, ctx: Context | None, workers: int) -> int:
+        """Bind the context and reserve ``workers``; how many to :meth:`spawn`, -1 to halt."""
+        if self.started:
+            raise RuntimeError(f"{self.name}: start of a pool already started")
+        parent = background() if ctx is None else ctx
+        c, cancel = with_cancel(parent)
+        self.ctx = c
+        self.cancel_ctx = cancel
+        # Cancellation from outside reaches the pool through this callback;
+        # the pool's own cancellations stop it first and halt directly.
+        self.stop_after = after_func(c, self._halt_in_goroutine)
+        self.started = True
+        self.started_at = _monotonic()
+        if c.err() is not None:
+            return -1
+        return self._reserve_locked(workers)
+
+    def _reserve_locked(self, n: int) -> int:
+        """Count ``n`` more workers; they are started by :meth:`spawn` once the lock is free.
+
+        Counted before they exist, so that nobody (``close()``, the halt)
+        sees the pool without the workers it is about to have; started
+        after, because starting threads takes a while and the first ones
+        can already work meanwhile.
+        """
+        self.workers += n
+        self.threads += n
+        self.wg.add(n)
+        return n
+
+    def spawn(self, n: int) -> None:
+        """Start ``n`` reserved workers (``lock`` not held); -1 means: halt instead."""
+        if n < 0:
+            self.halt()
+            return
+        for i in range(n):
+            try:
+                go(self._run_worker)
+            except BaseException:
+                with self.lock:
+                    self.workers -= n - i
+                    self.threads -= n - i
+                    self._finish_locked()
+                self.wg.add(-(n - i))
+                raise
+
+    def _run_worker(self) -> None:
+        ws = WorkerState(threading.current_thread().name)
+        with self.lock:
+            self.worker_ids += 1
+            ws.id = self.worker_ids
+            self.worker_states.append(ws)
+        work(self, ws)
+
+    def taker(self) -> Callable[[], tuple[Any, bool]]:
+        """A worker's next-job step: ``(item, True)``, ``(None, False)`` once drained, or
+        ``(QUIT, True)`` once told to leave. A plain receive, unless the pool has a signal."""
+        if self.signal is None:
+            return self.jobs.recv_ok
+        jobs_recv_ok, signal_recv, intake = self.jobs.recv_ok, self.signal.recv, self.intake
+        # Buffered, a submit waits only while the buffer is full: the receive
+        # gets a job at once, and the worker refills the slot after it.
+        direct = self.jobs.cap == 0
+
+        def take() -> tuple[Any, bool]:
+            while True:
+                if direct and intake.waiting:
+                    got = intake.take_waiting()
+                    if got is not None:
+                        return got
+                index, got = select(jobs_recv_ok, signal_recv)
+                if index == 0:
+                    return got  # type: ignore[no-any-return]
+                if self.pending_quits and self.take_quit():
+                    return QUIT, True
+                # Else a job waits (looked at above), or a signal already served.
+
+        return take
+
+    # -- submitting --
+
+    def put(self, job: Any, tag: int | None) -> BaseException | None:
+        """Accept ``job`` into the job channel; None once accepted, else the exception to raise.
+
+        Blocks while the buffer is full. The exception returned is a
+        :class:`ClosedChannelError` for a closed pool (checked first), or
+        the context's ``err()`` for a cancelled one.
+        """
+        with self.lock:
+            if self.closed:
+                return ClosedChannelError(f"send on closed channel: {self.name} is closed")
+            err = self._err_locked()
+            if err is not None:
+                return err
+            entry = self.intake.put_locked(job, tag)
+        if entry is None or self.intake.wait(entry):
+            return None
+        with self.lock:
+            if self.closed:
+                return ClosedChannelError(f"send on closed channel: {self.name} is closed")
+            return self._err_locked() or self._cancelled_error()
+
+    def _err_locked(self) -> BaseException | None:
+        """The context's error if the pool is cancelled, else None."""
+        err = None if self.ctx is None else self.ctx.err()
+        if err is None and self.jobs_closed:
+            err = self._cancelled_error()
+        return err
+
+    def _cancelled_error(self) -> Exception:
+        return Canceled(f"{self.name} was cancelled")
+
+    def close_intake(self) -> None:
+        """Refuse further submits and close the job channel; the workers drain it.
+
+        Makes sure someone will run the jobs already queued: an unstarted
+        pool is started, and a DynamicPool left with no worker gets one.
+        """
+        n = 0
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                if not self.halted.locked() and len(self.jobs) > 0:
+                    if not self.started:
+                        n = self._start_locked(None, self.initial_workers)
+                    elif self.workers == 0:
+                        n = self._reserve_locked(1)
+            # Closed before any worker starts, so that a submit waiting now fails
+            # rather than slipping in; under the lock, so that nobody sees the
+            # channel closed and no worker to drain it.
+            self._close_jobs_locked()
+            self._finish_locked()
+        self.spawn(n)
+
+    def _close_jobs_locked(self) -> None:
+        if not self.jobs_closed:
+            self.jobs_closed = True
+            self.intake.refuse_all_locked()
+            self.jobs.close()
+
+    # -- stopping --
+
+    def close(self, *, report: bool = True) -> None:
+        """The pool's ``close()``: close intake, wait for the workers, close results, report.
+
+        Raises the group of failures if ``report`` (once); whatever
+        interrupts the wait propagates, the pool cancelled first.
+        """
+        if getattr(current, "core", None) is self:
+            raise RuntimeError(
+                f"{self.name}: close() called from the pool's own thread would wait for itself"
+            )
+        self.close_intake()
+        try:
+            self.wg.wait()
+        except BaseException:
+            self.abort()  # Ctrl-C in close(): what is left is cancelled, as in `with`
+            raise
+        self.release_ctx()
+        with self.lock:
+            errors = None
+            if report and self.errors and not self.reported:
+                self.reported = True
+                errors = list(self.errors)
+        if errors:
+            n = len(errors)
+            raise BaseExceptionGroup(f"{self.name}: {n} job{'s' if n > 1 else ''} failed", errors)
+
+    def wait_stopped(self) -> None:
+        """Wait for every worker to stop (after :meth:`abort`), then release the context."""
+        self.wg.wait()
+        self.release_ctx()
+
+    def release_ctx(self) -> None:
+        """Cancel the pool's own context (Go's ``defer cancel()``), without halting it."""
+        with self.lock:
+            stop_after, cancel = self.stop_after, self.cancel_ctx
+        if stop_after is not None:
+            stop_after()
+        if cancel is not None:
+            cancel()
+
+    def halt(self) -> None:
+        """Cancellation: start no more jobs, count the queued ones cancelled, wake every worker.
+
+        Idempotent. Run by the context's ``after_func`` when the context
+        ends, or directly by :meth:`abort`. Never blocks.
+        """
+        with self.lock:
+            if not self.halted.acquire(False):
+                return
+            self._close_jobs_locked()
+            # Under the lock, so that once results() is closed (which needs
+            # the lock), every job taken out of the channel has been counted.
+            recv_ok = self.jobs.recv_ok
+            while recv_ok()[1]:
+                self.cancelled += 1
+            self._finish_locked()
+
+    def _halt_in_goroutine(self) -> None:
+        """:meth:`halt`, run by the context's ``after_func`` in a goroutine of the pool's own."""
+        current.core = self
+        try:
+            self.halt()
+        finally:
+            current.core = None
+
+    def abort(self) -> None:
+        """Cancel the work not yet run: the pool's own context, then the halt."""
+        self.release_ctx()
+        self.halt()
+
+    def _finish_locked(self) -> None:
+        """Close ``results()`` if the job channel is closed and no worker thread is left.
+
+        The one place that decides it; idempotent.
+        """
+        if self.threads == 0 and self.jobs_closed and not self.results_closed:
+            self.results_closed = True
+            self.results.close()
+
+    def worker_exited(self, ws: WorkerState, told_to_quit: bool) -> None:
+        """A worker thread leaves: its counts move here, and results() may close."""
+        with self.lock:
+            if not told_to_quit:  # else take_quit() did it
+                self.threads -= 1
+                self.workers -= 1
+            self.worker_states.remove(ws)
+            self.completed += ws.completed
+            self.failed += ws.failed
+            self._retire_figures_locked(ws)
+            if self.threads == 0:
+                self.ended_at = _monotonic()
+                if self.stalls is not None:
+                    self.stalls.cancel_locked()
+            self._finish_locked()
+        self.wg.done()
+
+    def _retire_figures_locked(self, ws: WorkerState) -> None:
+        """Keep the last jobs of a leaving worker with those of the workers gone before it."""
+        if ws.window:
+            merged = heapq.merge(self.window, ws.window, key=end_time)
+            self.window = deque(merged, maxlen=LATENCY_WINDOW)
+
+    # -- accounting, called by the workers --
+
+    def record_failure(self, seq: int, job: Any, exc: BaseException) -> object:
+        """Record a handler's exception (for ``close()`` to raise), with a note naming the job."""
+        try:
+            exc.add_note(f"{self.name} job #{seq} failed: {repr_job(job)}")
+        except Exception:  # pragma: no cover - a handler that broke __notes__
+            pass
+        with self.lock:
+            self.failed += 1
+            self.errors.append(exc)
+        return FAILED
+
+    def add_cancelled(self) -> None:
+        with self.lock:
+            self.cancelled += 1
+
+    def take_quit(self) -> bool:
+        """Serve a pending ``remove_worker`` with the calling worker, if one is pending."""
+        with self.lock:
+            if self.pending_quits:
+                self.pending_quits -= 1
+                self.threads -= 1
+                return True
+            return False
+
+    # -- DynamicPool's workers --
+
+    def add_worker(self, max_workers: int) -> bool:
+        """One more worker, up to ``max_workers``; False at the maximum, closed or halted."""
+        self.check_executor()
+        n = 0
+        with self.lock:
+            if self.closed or self.halted.locked():
+                return False
+            if not self.started:
+                n = self._start_locked(None, 0)
+            if n < 0 or self.workers >= max_workers:
+                added = False
+            elif self.pending_quits:
+                # A worker told to leave has not left yet: it stays instead,
+                # so that threads never outnumber max_workers either.
+                self.pending_quits -= 1
+                self.workers += 1
+                added = True
+            else:
+                n = self._reserve_locked(1)
+                added = True
+        self.spawn(n)
+        return added
+
+    def remove_worker(self) -> bool:
+        """Tell one worker to leave after its current job; False if none, closed or halted."""
+        with self.lock:
+            if self.workers == 0 or self.closed or self.halted.locked():
+                return False
+            self.workers -= 1
+            self.pending_quits += 1
+            assert self.signal is not None
+            # If the signal does not fit, enough are queued to wake an idle
+            # worker; a busy one sees the pending removal after its job.
+            offer(self.signal.send, None)
+        return True
+
+    def worker_count(self) -> int:
+        with self.lock:
+            return self.workers
+
+    # -- what the pool looks like --
+
+    def _state_locked(self) -> str:
+        if self.halted.locked():
+            return "cancelled"
+        if self.closed:
+            return "closing" if self.threads else "closed"
+        return "running" if self.started else "new"
+
+    def stats(self) -> PoolStats:
+        """A :class:`PoolStats` snapshot: counts under ``lock``, figures outside it."""
+        now = _monotonic()
+        with self.lock:
+            state = self._state_locked()
+            states = self.worker_states
+            completed = self.completed + sum(ws.completed for ws in states)
+            failed = self.failed + sum(ws.failed for ws in states)
+            workers = [(ws.id, ws.name, ws.job, ws.since, ws.phase, ws.beat) for ws in states]
+            # copy(): one step, safe beside the worker's append (iterating is not).
+            windows = [self.window.copy(), *(ws.window.copy() for ws in states)]
+            counts = (
+                self.intake.accepted,
+                len(self.jobs),
+                completed,
+                failed,
+                self.cancelled,
+                self.workers,
+                self.intake.waiting,
+            )
+            if state in ("closed", "cancelled") and self.threads == 0 and self.ended_at:
+                now = self.ended_at  # a finished pool's figures stay as they were at the end
+            started_at = self.started_at if self.started else now
+        return summarize(
+            self.name,
+            state,
+            counts,
+            workers,
+            windows,
+            now=now,
+            started_at=started_at,
+            stall_after=None if self.stalls is None else self.stalls.stall_after,
+            repr_job=repr_job,
+        )
+
+    def dropped(self) -> tuple[int, int] | None:
+        """The pool object is gone, or the interpreter exits, while still open: cancel it.
+
+        Returns ``(queued, in_flight)``, the jobs that will never finish, or
+        None if the pool was closed already.
+        """
+        with self.lock:
+            if self.closed:
+                return None
+            queued = len(self.jobs) + self.intake.waiting
+            in_flight = sum(1 for ws in self.worker_states if ws.job is not None)
+        self.abort()
+        return queued, in_flight
