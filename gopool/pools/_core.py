@@ -50,6 +50,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
+from .._waiter import Waiter, wake_all
 from ..chan import Chan, ClosedChannelError, go, select
 from ..context import Canceled, Context, after_func, background, with_cancel
 from ..sync import WaitGroup
@@ -312,10 +313,11 @@ class Core:
         # Buffered, a submit waits only while the buffer is full: the receive
         # gets a job at once, and the worker refills the slot after it.
         direct = self.jobs.cap == 0
+        waiting = intake.queue
 
         def take() -> tuple[Any, bool]:
             while True:
-                if direct and intake.waiting:
+                if direct and waiting:
                     got = intake.take_waiting()
                     if got is not None:
                         return got
@@ -338,28 +340,22 @@ class Core:
         the context's ``err()`` for a cancelled one.
         """
         with self.lock:
-            if self.closed:
-                return ClosedChannelError(f"send on closed channel: {self.name} is closed")
-            err = self._err_locked()
+            err = self._refusal_locked()
             if err is not None:
                 return err
-            entry = self.intake.put_locked(job, tag)
-        if entry is None or self.intake.wait(entry):
+            item = self.intake.put_locked(job, tag)
+        if item is None:
             return None
-        with self.lock:
-            if self.closed:
-                return ClosedChannelError(f"send on closed channel: {self.name} is closed")
-            return self._err_locked() or self._cancelled_error()
+        return self.intake.wait(item, self._refusal_locked)
 
-    def _err_locked(self) -> BaseException | None:
-        """The context's error if the pool is cancelled, else None."""
+    def _refusal_locked(self) -> BaseException | None:
+        """Why a submit is refused now (closed first, then cancelled), or None if it is not."""
+        if self.closed:
+            return ClosedChannelError(f"send on closed channel: {self.name} is closed")
         err = None if self.ctx is None else self.ctx.err()
         if err is None and self.jobs_closed:
-            err = self._cancelled_error()
+            err = Canceled(f"{self.name} was cancelled")
         return err
-
-    def _cancelled_error(self) -> Exception:
-        return Canceled(f"{self.name} was cancelled")
 
     def close_intake(self) -> None:
         """Refuse further submits and close the job channel; the workers drain it.
@@ -379,15 +375,18 @@ class Core:
             # Closed before any worker starts, so that a submit waiting now fails
             # rather than slipping in; under the lock, so that nobody sees the
             # channel closed and no worker to drain it.
-            self._close_jobs_locked()
+            refused = self._close_jobs_locked()
             self._finish_locked()
+        wake_all(refused)
         self.spawn(n)
 
-    def _close_jobs_locked(self) -> None:
-        if not self.jobs_closed:
-            self.jobs_closed = True
-            self.intake.refuse_all_locked()
-            self.jobs.close()
+    def _close_jobs_locked(self) -> list[Waiter]:
+        """Close the job channel (once); the submits still waiting, refused, to wake."""
+        if self.jobs_closed:
+            return []
+        self.jobs_closed = True
+        self.jobs.close()
+        return self.intake.refuse_all_locked()
 
     # -- stopping --
 
@@ -440,13 +439,14 @@ class Core:
         with self.lock:
             if not self.halted.acquire(False):
                 return
-            self._close_jobs_locked()
+            refused = self._close_jobs_locked()
             # Under the lock, so that once results() is closed (which needs
             # the lock), every job taken out of the channel has been counted.
             recv_ok = self.jobs.recv_ok
             while recv_ok()[1]:
                 self.cancelled += 1
             self._finish_locked()
+        wake_all(refused)
 
     def _halt_in_goroutine(self) -> None:
         """:meth:`halt`, run by the context's ``after_func`` in a goroutine of the pool's own."""
@@ -588,7 +588,7 @@ class Core:
                 failed,
                 self.cancelled,
                 self.workers,
-                self.intake.waiting,
+                self.intake.blocked(),
             )
             if state in ("closed", "cancelled") and self.threads == 0 and self.ended_at:
                 now = self.ended_at  # a finished pool's figures stay as they were at the end
@@ -614,7 +614,7 @@ class Core:
         with self.lock:
             if self.closed:
                 return None
-            queued = len(self.jobs) + self.intake.waiting
+            queued = len(self.jobs) + self.intake.blocked()
             in_flight = sum(1 for ws in self.worker_states if ws.job is not None)
         self.abort()
         return queued, in_flight

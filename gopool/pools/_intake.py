@@ -9,47 +9,49 @@ lock, by a send that cannot block:
 
 * a submit that finds room in the buffer (or, for an unbuffered channel, a
   worker waiting) and no earlier submit waiting, sends at once;
-* otherwise it joins ``waiting`` (FIFO) and parks on a channel of its own.
-  A worker that frees a slot (takes a job) moves the first waiting job into
-  the channel, counts it and wakes its submitter (:meth:`Intake.refill`);
-  with an unbuffered channel an idle worker takes the first waiting job
-  itself (:meth:`Intake.take_waiting`), woken by the pool's signal channel;
+* otherwise it publishes a waiter in ``queue`` (FIFO, the one wait queue of
+  :mod:`gopool._waiter`) and parks. A worker that frees a slot (takes a
+  job) moves the first waiting job into the channel, counts it and wakes
+  its submitter (:meth:`Intake.refill`); with an unbuffered channel an idle
+  worker takes the first waiting job itself (:meth:`Intake.take_waiting`),
+  woken by the pool's signal channel;
 * closing or halting the pool refuses every waiting submit
   (:meth:`Intake.refuse_all_locked`): none of those jobs is accepted.
 
 Invariants (each holds whenever the pool's lock is free):
 
-* ``waiting`` holds exactly the submits parked for room, oldest first; a
-  submit leaves it only by being accepted, refused, or withdrawn by its own
-  interrupted thread. Once the pool refuses submits it stays empty.
-* A slot freed while a submit waits is not lost: a submitter publishes
-  itself in ``waiting`` and then retries the send, both under the lock; a
-  worker frees a slot (a receive, under the channel's lock) and then reads
-  the count of waiting submits. Whichever comes second in the channel's
-  lock order sees the other: the retry finds the room, or the worker finds
-  the submit (and takes the pool's lock to hand the slot over). Unbuffered:
-  an idle worker is either parked on the job channel, where the retry hands
-  the job to it, or about to park, and then the signal the submitter posts
-  wakes it.
+* ``queue`` holds the submits parked for room, oldest first, each entry's
+  value being its job; a submit leaves it accepted, refused, or withdrawn by
+  its own interrupted (or aborted) thread. Once the pool refuses submits it
+  stays empty.
+* A slot freed while a submit waits is not lost: a submitter publishes its
+  waiter and then retries the send, both under the lock; a worker frees a
+  slot (a receive, under the channel's lock) and then looks at ``queue``.
+  Whichever comes second in the channel's lock order sees the other: the
+  retry finds the room, or the worker finds the submit (and takes the
+  pool's lock to hand the slot over). Unbuffered: an idle worker is either
+  parked on the job channel, where the retry hands the job to it, or about
+  to park, and then the signal the submitter posts wakes it.
 * No submit overtakes a waiting one: the fast path is taken only while
-  ``waiting`` is empty, and refills serve ``waiting`` from its head.
+  ``queue`` is empty, and refills serve it from its head.
+* A waiter is claimed before its job is sent: so an abort of its thread
+  (which claims it too) either comes first, and the job is not sent, or
+  finds it claimed, and the job stands.
 
-Lock order: the pool's lock, then a channel's lock (the job channel, a
-submitter's wake-up channel, the signal channel): sends made under the pool's
-lock never block.
+Lock order: the pool's lock, then a channel's lock (the job channel, the
+signal channel); sends made under the pool's lock never block.
 """
 
 from __future__ import annotations
 
-import _thread
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, wake_all
 from ..chan import Chan
 
-__all__ = ["Intake"]
+__all__ = ["Intake", "offer"]
 
 
 def offer(send: Callable[..., None], value: Any) -> bool:
@@ -65,105 +67,97 @@ def offer(send: Callable[..., None], value: Any) -> bool:
     return True
 
 
-class _Waiting:
-    """A submit parked for room: its job, and whether it was accepted once woken."""
-
-    __slots__ = ("accepted", "item", "woken")
-
-    def __init__(self, item: Any) -> None:
-        self.item = item
-        # Written under the pool's lock before ``woken`` is closed (accepted
-        # or refused), read after: the channel's lock orders the two.
-        self.accepted = False
-        self.woken: Chan[None] = Chan()
-
-
 class Intake:
     """The job channel's entrance: ``accepted``, ``seq`` and the submits waiting for room.
 
-    Every field is guarded by ``lock`` (the pool's lock); ``waiting``, the
-    number of submits queued, is also read without it by workers after each
-    take (see the module docstring).
+    Every field is guarded by ``lock`` (the pool's lock), but ``queue`` is
+    also looked at (is it empty?) without it by workers after each take: see
+    the module docstring.
     """
 
-    __slots__ = ("_queue", "_signal", "accepted", "jobs", "lock", "seq", "waiting")
+    __slots__ = ("_signal", "accepted", "jobs", "lock", "queue", "seq")
 
     def __init__(self, lock: threading.Lock, jobs: Chan[Any], signal: Chan[None] | None) -> None:
         self.lock = lock
         self.jobs = jobs
-        self._signal = signal  # wakes an idle worker, for an unbuffered job channel
-        self._queue: deque[_Waiting] = deque()
-        self.waiting = 0
+        self._signal = signal if jobs.cap == 0 else None  # wakes an idle worker, unbuffered
+        self.queue = WaitQueue()
         self.accepted = 0
         self.seq = 0
 
-    def put_locked(self, job: Any, tag: int | None) -> _Waiting | None:
-        """Accept ``job`` now if it fits, else queue it; ``lock`` held, never blocks.
+    def put_locked(self, job: Any, tag: int | None) -> Any:
+        """Accept ``job`` now if it fits; ``lock`` held, never blocks.
 
-        Returns None once accepted, or the queued entry for :meth:`wait`
+        Returns None once accepted, else the job's item, for :meth:`wait`
         (to be called after releasing the lock).
         """
         item = (self.seq, job, tag)
         self.seq += 1
-        if not self._queue and offer(self.jobs.send, item):
+        if not self.queue and offer(self.jobs.send, item):
             self.accepted += 1
             return None
-        entry = _Waiting(item)
-        self._queue.append(entry)
-        self.waiting += 1
-        self._refill_locked()  # published first, then retried: see the module docstring
-        if entry.accepted:
-            return None
-        if self._signal is not None:
-            offer(self._signal.send, None)  # an idle worker about to park looks again
-        return entry
+        return item
 
-    def wait(self, entry: _Waiting) -> bool:
-        """Park until ``entry`` is accepted (True) or refused (False); ``lock`` not held.
+    def wait(self, item: Any, refusal: Callable[[], BaseException | None]) -> BaseException | None:
+        """Wait for room for ``item`` (``lock`` not held): None once accepted, else the refusal.
 
-        Interrupted (``KeyboardInterrupt``, or any exception raised in the
-        wait): if the entry is still queued it is withdrawn, nothing is
-        accepted, and the exception propagates. If a worker accepted it at
-        that moment, the job stands: a ``KeyboardInterrupt`` in the main
-        thread is delivered again at its next instruction and True is
-        returned; any other exception propagates.
+        ``refusal()`` (called with the lock held) is the error of a pool that
+        accepts no more jobs, or None. Interrupted (``KeyboardInterrupt``,
+        or an abort of the wait): the submit withdraws, nothing is
+        accepted, and the exception propagates; if a worker accepted the
+        job at that moment, the job stands and the interrupt is delivered
+        again (see :func:`gopool._waiter.block`).
         """
-        try:
-            entry.woken.recv()
-        except BaseException as exc:
-            with self.lock:
-                withdrawn = entry in self._queue
-                if withdrawn:
-                    self._queue.remove(entry)
-                    self.waiting -= 1
-                accepted = entry.accepted
-            if withdrawn or not accepted:
-                raise
-            if isinstance(exc, KeyboardInterrupt) and (
-                threading.current_thread() is threading.main_thread()
-            ):
-                _thread.interrupt_main()
+        w = ThreadWaiter(("pool submit", self.jobs))
+        refused: list[BaseException] = []
+
+        def attempt() -> bool:
+            err = refusal()
+            if err is not None:
+                refused.append(err)
+                return w.claim()
+            if not self.queue and offer(self.jobs.send, item):
+                self.accepted += 1
+                w.ok = True
+                return w.claim()
+            self.queue.publish(w, 0, item)
+            # Published first, then retried: see the module docstring.
+            wake_all(self._refill_locked())
+            if w.claimed:
                 return True
-            raise
-        return entry.accepted
+            if self._signal is not None:
+                offer(self._signal.send, None)  # an idle worker about to park looks again
+            return False
+
+        block(w, [self.lock], attempt, None, lambda: self.queue.withdraw(w))
+        if refused:
+            return refused[0]
+        if w.ok:
+            return None
+        with self.lock:
+            return refusal()
 
     def refill(self) -> None:
         """Move waiting jobs into the job channel while it has room (a worker freed a slot)."""
         with self.lock:
-            self._refill_locked()
+            woken = self._refill_locked()
+        wake_all(woken)
 
-    def _refill_locked(self) -> None:
-        queue, send = self._queue, self.jobs.send
-        while queue and offer(send, queue[0].item):
-            self._accept_first_locked()
-
-    def _accept_first_locked(self) -> Any:
-        entry = self._queue.popleft()
-        self.waiting -= 1
-        self.accepted += 1
-        entry.accepted = True
-        entry.woken.close()
-        return entry.item
+    def _refill_locked(self) -> list[Waiter]:
+        queue, jobs = self.queue, self.jobs
+        woken = []
+        # Room checked under the pool's lock: no other sender can take it, so
+        # the send cannot block. (Unbuffered, idle workers take_waiting().)
+        while queue and len(jobs) < jobs.cap:
+            entry = queue.hand_off()
+            if entry is None:
+                break
+            w, _, item = entry
+            jobs.send(item)
+            self.accepted += 1
+            w.ok = True
+            woken.append(w)
+        return woken
 
     def take_waiting(self) -> tuple[Any, bool] | None:
         """An idle worker of an unbuffered pool takes the first waiting job; None if none.
@@ -172,16 +166,20 @@ class Intake:
         submits wait, the signal is posted again for the next idle worker.
         """
         with self.lock:
-            if not self._queue:
+            entry = self.queue.hand_off()
+            if entry is None:
                 return None
-            item = self._accept_first_locked()
-            if self._queue and self._signal is not None:
+            self.accepted += 1
+            entry[0].ok = True
+            if self.queue and self._signal is not None:
                 offer(self._signal.send, None)
-            return item, True
+        entry[0].wake()
+        return entry[2], True
 
-    def refuse_all_locked(self) -> None:
-        """The pool accepts no more jobs: wake every waiting submit, refused."""
-        for entry in self._queue:
-            entry.woken.close()
-        self._queue.clear()
-        self.waiting = 0
+    def refuse_all_locked(self) -> list[Waiter]:
+        """The pool accepts no more jobs: every waiting submit, refused, to wake after unlocking."""
+        return self.queue.complete_all(False)
+
+    def blocked(self) -> int:
+        """How many submits wait for room now (``lock`` held)."""
+        return self.queue.waiting()

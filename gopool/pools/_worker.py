@@ -149,13 +149,14 @@ def work(core: Core, ws: WorkerState) -> None:
         on_error = core.on_error
         deliver = _deliverer(core, ws)
         intake = core.intake
+        waiting = intake.queue
         halted = core.halted.locked
         while True:
             item, ok = take()
             if not ok or item is QUIT:
                 told_to_quit = ok
                 break
-            if intake.waiting:
+            if waiting:
                 intake.refill()  # the slot this take freed goes to the first waiting submit
             if halted():
                 core.add_cancelled()
