@@ -41,7 +41,7 @@ or while running user code.
 
 from __future__ import annotations
 
-import heapq
+import itertools
 import pickle
 import threading
 import time
@@ -51,13 +51,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from .._waiter import Waiter, wake_all
-from ..chan import Chan, ClosedChannelError, go, select
+from ..chan import Chan, ClosedChannelError, go
 from ..context import Canceled, Context, after_func, background, with_cancel
 from ..sync import WaitGroup
 from ._intake import Intake, offer
 from ._stalls import StallWatch, repr_job
-from ._worker import FAILED, QUIT, WorkerState, current, work
-from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, end_time, summarize
+from ._worker import FAILED, WorkerState, current, last_jobs, work
+from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, summarize
 
 __all__ = ["Core"]
 
@@ -182,8 +182,8 @@ class Core:
         self.errors: list[BaseException] = []
         self.started_at = 0.0
         self.ended_at = 0.0  # when the last worker left (a closed pool's figures stop there)
-        # The last jobs of the workers that have left, as WorkerState.window keeps them.
-        self.window: deque[complex] = deque(maxlen=LATENCY_WINDOW)
+        # The last jobs of the workers that have left: (end time, duration), oldest first.
+        self.window: deque[tuple[float, float]] = deque(maxlen=LATENCY_WINDOW)
         self.worker_ids = 0
 
     # -- starting --
@@ -304,32 +304,6 @@ class Core:
             self.worker_states.append(ws)
         work(self, ws)
 
-    def taker(self) -> Callable[[], tuple[Any, bool]]:
-        """A worker's next-job step: ``(item, True)``, ``(None, False)`` once drained, or
-        ``(QUIT, True)`` once told to leave. A plain receive, unless the pool has a signal."""
-        if self.signal is None:
-            return self.jobs.recv_ok
-        jobs_recv_ok, signal_recv, intake = self.jobs.recv_ok, self.signal.recv, self.intake
-        # Buffered, a submit waits only while the buffer is full: the receive
-        # gets a job at once, and the worker refills the slot after it.
-        direct = self.jobs.cap == 0
-        waiting = intake.queue
-
-        def take() -> tuple[Any, bool]:
-            while True:
-                if direct and waiting:
-                    got = intake.take_waiting()
-                    if got is not None:
-                        return got
-                index, got = select(jobs_recv_ok, signal_recv)
-                if index == 0:
-                    return got  # type: ignore[no-any-return]
-                if self.pending_quits and self.take_quit():
-                    return QUIT, True
-                # Else a job waits (looked at above), or a signal already served.
-
-        return take
-
     # -- submitting --
 
     def put(self, job: Any, tag: int | None) -> BaseException | None:
@@ -340,9 +314,9 @@ class Core:
         the context's ``err()`` for a cancelled one.
         """
         with self.lock:
-            err = self._refusal_locked()
-            if err is not None:
-                return err
+            ctx = self.ctx
+            if self.closed or self.jobs_closed or (ctx is not None and ctx.err() is not None):
+                return self._refusal_locked()
             item = self.intake.put_locked(job, tag)
         if item is None:
             return None
@@ -490,7 +464,7 @@ class Core:
     def _retire_figures_locked(self, ws: WorkerState) -> None:
         """Keep the last jobs of a leaving worker with those of the workers gone before it."""
         if ws.window:
-            merged = heapq.merge(self.window, ws.window, key=end_time)
+            merged = sorted(itertools.chain(self.window, last_jobs(ws)))
             self.window = deque(merged, maxlen=LATENCY_WINDOW)
 
     # -- accounting, called by the workers --
@@ -579,8 +553,7 @@ class Core:
             completed = self.completed + sum(ws.completed for ws in states)
             failed = self.failed + sum(ws.failed for ws in states)
             workers = [(ws.id, ws.name, ws.job, ws.since, ws.phase, ws.beat) for ws in states]
-            # copy(): one step, safe beside the worker's append (iterating is not).
-            windows = [self.window.copy(), *(ws.window.copy() for ws in states)]
+            windows = [list(self.window), *(last_jobs(ws) for ws in states)]
             counts = (
                 self.intake.accepted,
                 len(self.jobs),

@@ -93,10 +93,14 @@ class Intake:
         """
         item = (self.seq, job, tag)
         self.seq += 1
-        if not self.queue and offer(self.jobs.send, item):
-            self.accepted += 1
-            return None
-        return item
+        if self.queue:
+            return item
+        try:
+            self.jobs.send(item, timeout=0.0)  # offer(), inline: once per job
+        except TimeoutError:
+            return item
+        self.accepted += 1
+        return None
 
     def wait(self, item: Any, refusal: Callable[[], BaseException | None]) -> BaseException | None:
         """Wait for room for ``item`` (``lock`` not held): None once accepted, else the refusal.

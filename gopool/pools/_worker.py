@@ -6,7 +6,7 @@ pools differ only in what running a job means (a ``RateLimitedPool`` waits
 for its limiter first, an ``executor=`` runs the job elsewhere, a
 ``WorkerPool`` wraps the output in a ``Result``) and in how a job is taken
 (a ``DynamicPool`` worker may be told to leave): :func:`runner` and
-:meth:`~gopool.pools._core.Core.taker` choose those once per worker, so the
+:func:`_taker` choose those once per worker, so the
 loop itself is the same for every pool and steers by no mode flag.
 
 Invariants:
@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..chan import Chan, select
 from ..context import Context, DeadlineExceeded
+from ._intake import offer
 from .stats import LATENCY_WINDOW
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class WorkerState:
     with the start of the one before it: they are for display. ``completed``
     and ``failed`` count the results it has put (``failed``: a
     ``WorkerPool`` result carrying an exception); ``window`` holds the end
-    times and durations of its last jobs. The pool's lock guards the rest:
+    times and durations of its last jobs (see :func:`last_jobs`). The pool's lock guards the rest:
     ``id`` and ``name`` (set once), ``beat`` (the last heartbeat, 0.0 if
     none) and ``reported`` (the stall clock last reported stalled).
     """
@@ -112,10 +112,24 @@ class WorkerState:
         self.reported = -1.0
         self.completed = 0
         self.failed = 0
-        # Its last jobs, oldest first, each as one complex: end time + duration * 1j. A
-        # pair appended in one step (a reader never sees half of it), and no object the
-        # garbage collector tracks.
-        self.window: deque[complex] = deque(maxlen=LATENCY_WINDOW)
+        # Its last jobs (from LATENCY_WINDOW to twice that), oldest first, as flat
+        # pairs: end time, duration. A list: a reader's slice of it is one step on every
+        # build (copying a deque that grows meanwhile can fail), and floats are nothing
+        # the garbage collector tracks.
+        self.window: list[float] = []
+
+
+def last_jobs(ws: WorkerState) -> list[tuple[float, float]]:
+    """The end time and duration of each of ``ws``'s last jobs, oldest first; from any thread.
+
+    One slice of the window, taken while its worker may append: a pair it
+    has half written (an odd length) is left out.
+    """
+    flat = ws.window[:]  # whole pairs from index 0 (trimmed between jobs), but maybe the last
+    if len(flat) % 2:
+        del flat[-1]
+    flat = flat[-2 * LATENCY_WINDOW :]
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
 def work(core: Core, ws: WorkerState) -> None:
@@ -144,10 +158,11 @@ def work(core: Core, ws: WorkerState) -> None:
     try:
         current.core = core
         current.worker = ws
-        take = core.taker()
+        take = _taker(core)
         run = runner(core, ws)
         on_error = core.on_error
-        deliver = _deliverer(core, ws)
+        send = core.results.send
+        wait_to_deliver = _wait_to_deliver(core, ws)
         intake = core.intake
         waiting = intake.queue
         halted = core.halted.locked
@@ -174,10 +189,14 @@ def work(core: Core, ws: WorkerState) -> None:
             recorded = out is FAILED
             if tag is not None:
                 out = Tagged(tag, out)  # an ordered map() waits for every slot, failed or not
-            if out is not FAILED and not deliver(out):
-                if not recorded:
-                    core.add_cancelled()
-                break
+            if out is not FAILED:
+                try:
+                    send(out, timeout=0.0)  # offer(), inline: once per job
+                except TimeoutError:
+                    if not wait_to_deliver(out):
+                        if not recorded:
+                            core.add_cancelled()
+                        break
             # A reader may see the job leave in_flight a moment before it is counted.
             ws.job = None
             if not recorded:  # (a recorded failure was counted by on_error)
@@ -194,32 +213,55 @@ def work(core: Core, ws: WorkerState) -> None:
         core.worker_exited(ws, told_to_quit)
 
 
-def _deliverer(core: Core, ws: WorkerState) -> Callable[[Any], bool]:
-    """``deliver(out)``: put ``out`` into ``results()``; False if the context ended first.
+def _taker(core: Core) -> Callable[[], tuple[Any, bool]]:
+    """A worker's next-job step: ``(item, True)``, ``(None, False)`` once drained, or
+    ``(QUIT, True)`` once told to leave. A plain receive, unless the pool has a signal."""
+    if core.signal is None:
+        return core.jobs.recv_ok
+    signal = core.signal
+    jobs_recv_ok, signal_recv, intake = core.jobs.recv_ok, signal.recv, core.intake
+    # Buffered, a submit waits only while the buffer is full: the receive
+    # gets a job at once, and the worker refills the slot after it.
+    direct = core.jobs.cap == 0
+    waiting = intake.queue
 
-    A full ``results()`` waits for a reader or for the cancellation,
-    whichever comes first, so a worker never blocks a cancelled pool.
+    def take() -> tuple[Any, bool]:
+        while True:
+            if direct and waiting:
+                got = intake.take_waiting()
+                if got is not None:
+                    return got
+            index, got = select(jobs_recv_ok, signal_recv)
+            if index == 0:
+                return got  # type: ignore[no-any-return]
+            if core.pending_quits and core.take_quit():
+                if direct and waiting:
+                    offer(signal.send, None)  # the signal was for a waiting job too
+                return QUIT, True
+            # Else a job waits (looked at above), or a signal already served.
+
+    return take
+
+
+def _wait_to_deliver(core: Core, ws: WorkerState) -> Callable[[Any], bool]:
+    """Put ``out`` into a full ``results()``: True once put, False if the context ended first.
+
+    A worker waits for a reader or for the cancellation, whichever comes
+    first, so it never blocks a cancelled pool.
     """
     send = core.results.send
     ctx = core.ctx
     assert ctx is not None
     done_recv = ctx.done().recv
 
-    def deliver(out: Any) -> bool:
-        try:
-            # Chan has no boolean try-send: timeout=0 is its non-blocking send, and a
-            # select with a default costs several sends, while results() is rarely full.
-            send(out, timeout=0.0)
-            return True
-        except TimeoutError:
-            pass
+    def wait_to_deliver(out: Any) -> bool:
         ws.phase = "delivering"  # not stalled: waiting for a reader
         if select((send, out), done_recv)[0] != 0:
             return False
         ws.phase = "running"
         return True
 
-    return deliver
+    return wait_to_deliver
 
 
 def runner(core: Core, ws: WorkerState) -> Callable[[Any], Any]:
@@ -241,53 +283,49 @@ def runner(core: Core, ws: WorkerState) -> Callable[[Any], Any]:
     if wrap_result is not None:
         run = _wrapped(run, wrap_result)
     track = core.track_jobs or core.stalls is not None
-    if core.stalls is not None:
-        run = _watched(run, ws, core.stalls.job_started)
-    elif track:
-        run = _timed(run, ws)
+    if track:
+        run = _timed(run, ws, None if core.stalls is None else core.stalls.job_started)
     if core.before_job is not None:
         run = _limited(run, ws, core.before_job, ctx, done_recv, track)
     return run
 
 
-def _timed(run: Callable[[Any], Any], ws: WorkerState) -> Callable[[Any], Any]:
-    """``run``, with the job, its start, its duration and its end kept in ``ws``."""
-    monotonic = _monotonic
-    window_append = ws.window.append
-
-    def timed(job: Any) -> Any:
-        since = monotonic()
-        ws.since = since
-        ws.phase = "running"
-        ws.job = job
-        try:
-            return run(job)
-        finally:
-            end = monotonic()
-            window_append(complex(end, end - since))
-
-    return timed
-
-
-def _watched(
+def _timed(
     run: Callable[[Any], Any],
     ws: WorkerState,
-    job_started: Callable[[WorkerState, Any, float], None],
+    watch: Callable[[WorkerState, Any, float], None] | None,
 ) -> Callable[[Any], Any]:
-    """As :func:`_timed`, the start told to the stall watch (under the pool's lock)."""
-    monotonic = _monotonic
-    window_append = ws.window.append
+    """``run``, with the job, its start, its end and its duration kept in ``ws``.
 
-    def watched(job: Any) -> Any:
+    With a stall ``watch``, the start is told to it instead (it writes the
+    job and its start under the pool's lock, for its check).
+    """
+    monotonic = _monotonic
+    window = ws.window
+    window_append = window.append
+    room = LATENCY_WINDOW  # jobs until the window is cut back to its last LATENCY_WINDOW
+
+    def timed(job: Any) -> Any:
+        nonlocal room
         since = monotonic()
-        job_started(ws, job, since)
+        if watch is None:
+            ws.since = since
+            ws.phase = "running"
+            ws.job = job
+        else:
+            watch(ws, job, since)
         try:
             return run(job)
         finally:
             end = monotonic()
-            window_append(complex(end, end - since))
+            window_append(end)
+            window_append(end - since)
+            room -= 1
+            if not room:
+                room = LATENCY_WINDOW
+                del window[: -2 * LATENCY_WINDOW]
 
-    return watched
+    return timed
 
 
 def _wrapped(

@@ -20,7 +20,6 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 __all__ = ["LATENCY_WINDOW", "RATE_WINDOW", "PoolStats", "WorkerStats", "summarize"]
@@ -170,9 +169,6 @@ def throughput(end_times: Sequence[float], now: float, since: float, full: bool)
     return n / span
 
 
-end_time = attrgetter("real")
-"""The end time of a job as a window keeps it (``end + duration * 1j``)."""
-
 _Worker = tuple[int, str, Any, float, str, float]
 """A worker as read under the pool's lock: id, name, job, since, phase, last heartbeat."""
 
@@ -182,7 +178,7 @@ def summarize(
     state: str,
     counts: tuple[int, int, int, int, int, int, int],
     workers: Sequence[_Worker],
-    windows: Sequence[Sequence[complex]],
+    windows: Sequence[Sequence[tuple[float, float]]],
     *,
     now: float,
     started_at: float,
@@ -193,8 +189,8 @@ def summarize(
 
     ``counts`` are submitted, queued, completed, failed, cancelled, workers
     and blocked submits; ``windows`` the last jobs of each worker (and of
-    those that have left), each oldest first, each job an ``end + duration *
-    1j``. Latency and throughput are taken over the last
+    those that have left), each oldest first, each job an ``(end time,
+    duration)``. Latency and throughput are taken over the last
     :data:`LATENCY_WINDOW` of them all.
     """
     submitted, queued, completed, failed, cancelled, live, blocked = counts
@@ -211,10 +207,10 @@ def summarize(
         per_worker.append(
             WorkerStats(wid, name, repr_job(job), now - since, quiet, stalled, state_of)
         )
-    newest_first = heapq.merge(*(reversed(w) for w in windows), key=end_time, reverse=True)
+    newest_first = heapq.merge(*(reversed(w) for w in windows), reverse=True)
     last = list(itertools.islice(newest_first, LATENCY_WINDOW))
     last.reverse()
-    p50, p95, p99 = percentiles((job.imag for job in last), (50, 95, 99))
+    p50, p95, p99 = percentiles((duration for _, duration in last), (50, 95, 99))
     full = len(last) == LATENCY_WINDOW
     return PoolStats(
         pool=pool,
@@ -226,7 +222,7 @@ def summarize(
         failed=failed,
         cancelled=cancelled,
         workers=live,
-        throughput=throughput([job.real for job in last], now, started_at, full),
+        throughput=throughput([end for end, _ in last], now, started_at, full),
         latency_p50=p50,
         latency_p95=p95,
         latency_p99=p99,
