@@ -690,6 +690,20 @@ def test_map_on_a_closed_pool_raises(kind: Kind) -> None:
         pool.map(42)
 
 
+def test_map_consumes_its_pool_and_a_second_map_says_so(kind: Kind, no_thread_left: None) -> None:
+    """The SPEC's rule: map() closes its pool. A second map() raises at the call, saying why."""
+    pool = kind.make(_identity)
+    first = pool.map([kind.job(1), kind.job(2)])
+    with pytest.raises(RuntimeError, match=r"map\(\) called twice: map\(\) consumes its pool"):
+        pool.map([kind.job(3)])  # raised at once, not at the first next()
+    assert len(list(first)) == 2  # the first map() is unharmed
+    assert "closed" in repr(pool)
+    with pytest.raises(ClosedChannelError, match=r"make a new pool for each map\(\)"):
+        pool.map([kind.job(4)])
+    doc = " ".join((type(pool).map.__doc__ or "").split())
+    assert "consumes the pool" in doc and "a pool maps once" in doc
+
+
 def test_map_ends_when_the_context_is_cancelled(kind: Kind, no_thread_left: None) -> None:
     ctx, cancel = with_cancel(background())
     pool = kind.make(_identity, workers=2, buffer=4).start(ctx)
@@ -1044,19 +1058,21 @@ def job(x):
     gate.wait()
     return x
 
-# 1. close() waiting for a busy worker.
+# 1. A bare close() waiting for a busy worker, two jobs queued behind it: Ctrl-C
+# cancels those two, as leaving a `with` block by an exception does, and raises at once.
 p = Pool(1, job, buffer=4).start()
-p.submit(1)
+for i in (1, 2, 3):
+    p.submit(i)
 started.wait()
 interrupt_when(lambda: p._core.wg.statistics()["waiters"] == 1)
 try:
     p.close()
     sys.exit("close returned")
 except KeyboardInterrupt:
-    print("close interrupted", repr(p).split()[1])
+    print("close interrupted", repr(p).split()[1], p.cancelled, started.is_set())
 gate.set()
-p.close()
-print("then closed", list(p.results()))
+p.close()  # waits for the running job only
+print("then closed", list(p.results()), p.cancelled)
 
 # 2. submit() blocked on a full buffer: the job is not accepted.
 q = Pool(1, abs, buffer=1)
@@ -1093,15 +1109,20 @@ except KeyboardInterrupt:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_reaches_a_main_thread_blocked_in_a_pool() -> None:
-    """Ctrl-C interrupts close(), a blocked submit() and map(); the pool stays sound."""
+    """Ctrl-C interrupts close(), a blocked submit() and map(); the pool stays sound.
+
+    Interrupted, a bare ``close()`` cancels the jobs not yet run (before, it
+    left them queued for the next ``close()`` to run); a blocked ``submit()``
+    withdraws, its job not accepted; ``map()`` cancels its pool and closes it.
+    """
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
         [sys.executable, "-c", _SIGINT_CHILD], capture_output=True, text=True, timeout=25, env=env
     )
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert proc.stdout.splitlines() == [
-        "close interrupted cancelled",
-        "then closed [1]",
+        "close interrupted cancelled 2 True",
+        "then closed [1] 2",
         "submit interrupted 1 1",
         "then closed [1]",
         "map interrupted cancelled True",

@@ -13,6 +13,7 @@ counts, timings only with wide slack.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import threading
@@ -25,7 +26,7 @@ import pytest
 from conftest import DEADLINE, Gate, spawn, until
 from test_pools import KINDS, Kind
 
-from gopool.chan import go
+from gopool.chan import ClosedChannelError, go
 from gopool.context import background, with_cancel
 from gopool.pools import (
     DynamicPool,
@@ -185,6 +186,81 @@ def test_counts_exact_after_cancellation(kind: Kind) -> None:
     assert s.state == "cancelled"
     assert s.cancelled == pool.cancelled > 0
     assert s.completed + s.failed + s.cancelled == s.submitted == 10
+
+
+@pytest.mark.usefixtures("no_thread_left")
+def test_a_submit_waiting_for_room_is_not_counted_until_accepted(kind: Kind) -> None:
+    """``submitted`` is exact at every moment: a waiting submit is not a job yet.
+
+    Before, it was counted from the moment it passed the closed check, and
+    taken back if the pool then refused it: ``submitted`` could read one
+    higher than a moment later.
+    """
+    gate = Gate()
+    pool = build(kind.name, gate, workers=1, buffer=2)
+    kind.start(pool)
+    for i in range(3):
+        pool.submit(kind.job(i))  # one running, two queued: the buffer is full
+    until(lambda: pool.stats().in_flight == 1, "the first job running")
+    waiting = spawn(pool.submit, kind.job(3))
+    until(lambda: pool.stats().blocked_submits == 1, "the fourth submit waiting")
+    s = pool.stats()
+    assert (s.submitted, s.queued, s.in_flight, s.blocked_submits) == (3, 2, 1, 1)
+    assert s.submitted == s.queued + s.in_flight + s.finished
+    closer = spawn(pool.close)  # refuses the waiting submit
+    with pytest.raises(ClosedChannelError):
+        waiting.join()
+    assert pool.stats().submitted == 3  # never 4, never back
+    gate.open()
+    assert len([pool.results().recv(timeout=DEADLINE) for _ in range(3)]) == 3
+    closer.join()
+    s = pool.stats()
+    assert (s.submitted, s.finished, s.blocked_submits) == (3, 3, 0)
+
+
+@pytest.mark.usefixtures("no_thread_left")
+def test_leaving_map_stops_its_feeder_and_the_counts() -> None:
+    """When map()'s iterator is closed, its feeder has stopped, and no count moves after.
+
+    The source is made slow to give up: it is inside ``next()`` when the
+    map is left, and returns only well after the pool is cancelled. Before,
+    closing the iterator returned at once, the feeder still running.
+    """
+    release = threading.Event()
+    pulled = 0
+
+    def source() -> Any:
+        nonlocal pulled
+        for i in range(10**6):
+            if i == 4:
+                release.wait(DEADLINE)  # the feeder sits here when the map is left
+            pulled += 1
+            yield i
+
+    gate = Gate()
+    pool = Pool(1, lambda x: x if x == 0 else gate(x), buffer=8)
+    jobs = source()
+    it = pool.map(jobs)
+    assert next(it) == 0  # the others wait for the gate
+
+    def release_later() -> None:
+        until(lambda: pool.stats().state == "cancelled", "the map left")
+        gate.open()  # the running job may end: the map leaves no job behind
+        time.sleep(0.3)  # the feeder still inside next(), long after that
+        release.set()
+
+    until(lambda: pulled == 4 and pool.stats().queued == 2, "the feeder inside next()")
+    helper = spawn(release_later)
+    it.close()
+    assert inspect.getgeneratorstate(jobs) != inspect.GEN_RUNNING  # the feeder stopped
+    before = pool.stats()
+    time.sleep(0.05)
+    after = pool.stats()
+    assert pulled == 5  # the one job pulled after the release was refused
+    assert (before.submitted, before.finished) == (after.submitted, after.finished) == (4, 4)
+    assert (before.completed, before.cancelled) == (2, 2)
+    assert before.state == after.state == "cancelled"
+    helper.join()
 
 
 @pytest.mark.usefixtures("no_thread_left")

@@ -287,7 +287,7 @@ class Core:
             return
         for i in range(n):
             try:
-                go(self._run_worker)
+                go(work, self)
             except BaseException:
                 with self.lock:
                     self.workers -= n - i
@@ -296,13 +296,12 @@ class Core:
                 self.wg.add(-(n - i))
                 raise
 
-    def _run_worker(self) -> None:
-        ws = WorkerState(threading.current_thread().name)
+    def worker_started(self, ws: WorkerState) -> None:
+        """A worker thread begins: it gets its number, and is listed from now to its exit."""
         with self.lock:
             self.worker_ids += 1
             ws.id = self.worker_ids
             self.worker_states.append(ws)
-        work(self, ws)
 
     # -- submitting --
 

@@ -132,7 +132,7 @@ def last_jobs(ws: WorkerState) -> list[tuple[float, float]]:
     return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def work(core: Core, ws: WorkerState) -> None:
+def work(core: Core) -> None:
     """One worker: the article's loop, beside which it reads line for line::
 
         for {                                  while True:
@@ -154,6 +154,8 @@ def work(core: Core, ws: WorkerState) -> None:
     cancelled; an exception from the handler goes to the pool's failure hook
     (recorded, or put in a ``Result``) and the loop goes on.
     """
+    ws = WorkerState(threading.current_thread().name)
+    core.worker_started(ws)
     told_to_quit = False
     try:
         current.core = core
