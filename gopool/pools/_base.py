@@ -2,9 +2,10 @@
 
 :class:`PoolBase` checks a pool's arguments (sizes, handler, executor,
 stall watch) in one place and builds its :class:`~gopool.pools._core.Core`;
-each pool class passes only what differs (its argument names, its hooks:
-``WorkerPool``'s ``Result`` wrapping, ``RateLimitedPool``'s limiter,
-``DynamicPool``'s worker range). Everything a user calls on a pool (start,
+each pool class says only what differs: its argument names, and its
+:class:`~gopool.pools._core.Variant` (``WorkerPool``'s ``Result``
+wrapping, ``RateLimitedPool``'s limiter, ``DynamicPool``'s workers added at
+runtime). Everything a user calls on a pool (start,
 submit, results, close, map, ``with``, stats, repr) is written here, once.
 
 Invariants: a pool object holds its core and its finalizer, nothing else
@@ -20,17 +21,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import ClassVar, Generic, Self, TypedDict, TypeVar
 
 from ..chan import RecvChan
 from ..context import Context
-from ._core import Core
+from ._core import Core, Variant
 from ._map import map_results
 from ._registry import forget, on_new_pool, register
 from ._stalls import check_stall_after
 from .stats import PoolStats, WorkerStats
 
-__all__ = ["PoolBase", "check_callable", "check_count", "default_buffer", "on_new_pool"]
+__all__ = [
+    "Options",
+    "PoolBase",
+    "check_callable",
+    "check_count",
+    "default_buffer",
+    "on_new_pool",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,6 +46,14 @@ R = TypeVar("R")
 _Core = Core
 """The core's class under its former name: ``benchmarks/bench_pools.py`` switches the
 per-job stats off through ``_Core.track_jobs``."""
+
+
+class Options(TypedDict, total=False):
+    """The keyword arguments every pool takes (see :class:`~gopool.pools.Pool`)."""
+
+    executor: Executor | None
+    stall_after: float | None
+    on_stall: Callable[[WorkerStats], object] | None
 
 
 def default_buffer(workers: int) -> int:
@@ -81,22 +97,18 @@ class PoolBase(Generic[T, R]):
         self,
         workers: int,
         process: Callable[[T], R],
-        buffer: int | None,
         *,
+        buffer: int | None = None,
         executor: Executor | None = None,
         stall_after: float | None = None,
         on_stall: Callable[[WorkerStats], object] | None = None,
-        initial_workers: int | None = None,
-        wrap_result: Callable[[Any, Any], Any] | None = None,
-        wrap_error: Callable[[Any, BaseException], Any] | None = None,
-        before_job: Callable[[Context], object] | None = None,
-        check_job: Callable[[Any], object] | None = None,
     ) -> None:
-        """Check the arguments and build the core; ``TypeError``/``ValueError`` naming each.
+        """Check the arguments and build the pool; ``TypeError``/``ValueError`` naming each.
 
-        ``workers`` is the number of workers (a ``DynamicPool``'s most,
-        when ``initial_workers`` is given); ``buffer`` None picks
-        :func:`default_buffer`.
+        ``workers`` is the number of workers (a ``DynamicPool``'s most);
+        ``buffer`` None picks :func:`default_buffer` (where the pool has no
+        default of its own). What the pool changes in the shared machinery
+        comes from :meth:`_variant`.
         """
         name = type(self).__name__
         workers = check_count(workers, f"{name}: {self._workers_arg}", 1)
@@ -113,22 +125,14 @@ class PoolBase(Generic[T, R]):
         seconds = check_stall_after(stall_after, name)
         if on_stall is not None:
             check_callable(on_stall, f"{name}: on_stall")
-        core = Core(
-            name,
-            process,
-            initial_workers=workers if initial_workers is None else initial_workers,
-            buffer=size,
-            wrap_result=wrap_result,
-            wrap_error=wrap_error,
-            before_job=before_job,
-            check_job=check_job,
-            max_workers=0 if initial_workers is None else workers,
-            executor=executor,
-            stall_after=seconds,
-            on_stall=on_stall,
-        )
+        variant = self._variant()
+        core = Core(name, process, workers, size, executor, seconds, on_stall, variant)
         self._core = core
         self._finalizer = register(self, core)
+
+    def _variant(self) -> Variant:
+        """What this kind of pool changes in the shared machinery (see :class:`Variant`)."""
+        return Variant()
 
     def stats(self) -> PoolStats:
         """A frozen snapshot of the pool's counts, throughput, latency and workers.

@@ -48,6 +48,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from .._waiter import Waiter, wake_all
@@ -59,7 +60,28 @@ from ._stalls import StallWatch, repr_job
 from ._worker import FAILED, WorkerState, current, last_jobs, work
 from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, summarize
 
-__all__ = ["Core"]
+__all__ = ["Core", "Variant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """What one kind of pool changes in the machinery every pool shares; by default, nothing.
+
+    ``initial_workers``: how many workers ``start()`` starts (None: all of
+    them); given, the pool's workers can also be added and removed at
+    runtime (``DynamicPool``). ``wrap_result(job, output)`` and
+    ``wrap_error(job, exc)``: what goes into ``results()`` for a job (with
+    ``wrap_error``, a failure is delivered rather than recorded for
+    ``close()``). ``before_job(ctx)``: what a worker waits for before each
+    job (raises if the context ends first). ``check_job(job)``: raises for a
+    job the pool does not take, before it is queued.
+    """
+
+    initial_workers: int | None = None
+    wrap_result: Callable[[Any, Any], Any] | None = None
+    wrap_error: Callable[[Any, BaseException], Any] | None = None
+    before_job: Callable[[Context], object] | None = None
+    check_job: Callable[[Any], object] | None = None
 
 _monotonic = time.monotonic
 
@@ -121,39 +143,38 @@ class Core:
         self,
         name: str,
         process: Callable[[Any], Any],
-        *,
-        initial_workers: int,
+        workers: int,
         buffer: int,
-        wrap_result: Callable[[Any, Any], Any] | None = None,
-        wrap_error: Callable[[Any, BaseException], Any] | None = None,
-        before_job: Callable[[Context], object] | None = None,
-        check_job: Callable[[Any], object] | None = None,
-        max_workers: int = 0,
-        executor: Executor | None = None,
-        stall_after: float | None = None,
-        on_stall: Callable[[WorkerStats], object] | None = None,
+        executor: Executor | None,
+        stall_after: float | None,
+        on_stall: Callable[[WorkerStats], object] | None,
+        variant: Variant,
     ) -> None:
+        """The arguments are checked already (by the pool's constructor)."""
         self.name = name
         self.process = process
         self.executor = executor
         self.executor_checked = executor is None
-        self.initial_workers = initial_workers
+        initial = variant.initial_workers
+        self.initial_workers = workers if initial is None else initial
         self.jobs: Chan[tuple[int, Any, int | None]] = Chan(buffer)
         self.results: Chan[Any] = Chan(buffer)
         # Wakes an idle worker for what a receive on the job channel cannot
         # tell it: a removal (DynamicPool), or a job waiting for an
         # unbuffered channel. Its capacity bounds the removals in flight.
+        dynamic = initial is not None
         self.signal: Chan[None] | None = (
-            Chan(max(max_workers, 1)) if max_workers or buffer == 0 else None
+            Chan(workers if dynamic else 1) if dynamic or buffer == 0 else None
         )
-        self.wrap_result = wrap_result
+        self.wrap_result = variant.wrap_result
+        wrap_error = variant.wrap_error
         self.on_error: Callable[[int, Any, BaseException], Any] = (
             self.record_failure
             if wrap_error is None
             else (lambda _seq, job, exc: wrap_error(job, exc))
         )
-        self.before_job = before_job
-        self.check_job = check_job
+        self.before_job = variant.before_job
+        self.check_job = variant.check_job
         self.wg = WaitGroup()
         self.halted = threading.Lock()
         self.lock = threading.Lock()

@@ -11,11 +11,10 @@ cancelled at once and dropped them). Every other rule of the pools holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
-from ._base import PoolBase
-from .stats import WorkerStats
+from ._base import Options, PoolBase
+from ._core import Variant
 
 __all__ = ["DynamicPool"]
 
@@ -69,20 +68,13 @@ class DynamicPool(PoolBase[T, R]):
         process: Callable[[T], R],
         *,
         buffer: int = 100,
-        executor: Executor | None = None,
-        stall_after: float | None = None,
-        on_stall: Callable[[WorkerStats], object] | None = None,
+        **options: Unpack[Options],
     ) -> None:
         self._max_workers = max_workers
-        super().__init__(
-            max_workers,
-            process,
-            buffer,
-            executor=executor,
-            stall_after=stall_after,
-            on_stall=on_stall,
-            initial_workers=1,
-        )
+        super().__init__(max_workers, process, buffer=buffer, **options)
+
+    def _variant(self) -> Variant:
+        return Variant(initial_workers=1)
 
     @property
     def max_workers(self) -> int:

@@ -8,12 +8,9 @@ exception never stops its worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import TypeVar
 
 from ._base import PoolBase
-from .stats import WorkerStats
 
 __all__ = ["Pool"]
 
@@ -80,22 +77,3 @@ class Pool(PoolBase[T, R]):
     """
 
     __slots__ = ()
-
-    def __init__(
-        self,
-        workers: int,
-        process: Callable[[T], R],
-        *,
-        buffer: int | None = None,
-        executor: Executor | None = None,
-        stall_after: float | None = None,
-        on_stall: Callable[[WorkerStats], object] | None = None,
-    ) -> None:
-        super().__init__(
-            workers,
-            process,
-            buffer,
-            executor=executor,
-            stall_after=stall_after,
-            on_stall=on_stall,
-        )

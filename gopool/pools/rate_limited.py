@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import Executor
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 from ..rate import Limiter
-from ._base import PoolBase, check_count
-from .stats import WorkerStats
+from ._base import Options, PoolBase, check_count
+from ._core import Variant
 
 __all__ = ["RateLimitedPool"]
 
@@ -57,9 +56,7 @@ class RateLimitedPool(PoolBase[T, R]):
         rate: float,
         burst: int = 1,
         buffer: int | None = None,
-        executor: Executor | None = None,
-        stall_after: float | None = None,
-        on_stall: Callable[[WorkerStats], object] | None = None,
+        **options: Unpack[Options],
     ) -> None:
         if not isinstance(rate, int | float) or isinstance(rate, bool):
             raise TypeError(
@@ -69,15 +66,10 @@ class RateLimitedPool(PoolBase[T, R]):
             raise ValueError(f"RateLimitedPool: rate must be > 0 jobs per second, not {rate!r}")
         burst = check_count(burst, "RateLimitedPool: burst", 1)
         self._limiter = Limiter(float(rate), burst)
-        super().__init__(
-            workers,
-            process,
-            buffer,
-            executor=executor,
-            stall_after=stall_after,
-            on_stall=on_stall,
-            before_job=self._limiter.wait,
-        )
+        super().__init__(workers, process, buffer=buffer, **options)
+
+    def _variant(self) -> Variant:
+        return Variant(before_job=self._limiter.wait)
 
     @property
     def limiter(self) -> Limiter:

@@ -9,12 +9,11 @@ in ``cancelled``. A handler's exception never stops its worker.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
-from typing import Any
+from typing import Any, Unpack
 
-from ._base import PoolBase
+from ._base import Options, PoolBase
+from ._core import Variant
 from .job import Job, Result
-from .stats import WorkerStats
 
 __all__ = ["WorkerPool"]
 
@@ -76,22 +75,12 @@ class WorkerPool(PoolBase[Job, Result]):
         workers: int,
         job_buffer: int,
         handler: Callable[[Job], Any],
-        *,
-        executor: Executor | None = None,
-        stall_after: float | None = None,
-        on_stall: Callable[[WorkerStats], object] | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        super().__init__(
-            workers,
-            handler,
-            job_buffer,
-            executor=executor,
-            stall_after=stall_after,
-            on_stall=on_stall,
-            wrap_result=_ok,
-            wrap_error=_failed,
-            check_job=_check_job,
-        )
+        super().__init__(workers, handler, buffer=job_buffer, **options)
+
+    def _variant(self) -> Variant:
+        return Variant(wrap_result=_ok, wrap_error=_failed, check_job=_check_job)
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` (Go's ``Submit``); see :meth:`PoolBase.submit`.
