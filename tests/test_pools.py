@@ -1047,6 +1047,9 @@ def interrupt_when(parked, then=None):
     def run():
         while not parked():
             time.sleep(0.001)
+        # Published is not yet parked: a signal landing inside lock.acquire() just
+        # before it blocks is seen only at the next bytecode (a CPython window).
+        time.sleep(0.1)
         signal.pthread_kill(main, signal.SIGINT)
         if then is not None:
             then()
