@@ -120,18 +120,18 @@ class Intake:
             if err is not None:
                 refused.append(err)
                 return w.claim()
-            if not self.queue and offer(self.jobs.send, item):
-                self.accepted += 1
+            unbuffered = self._signal is not None
+            if unbuffered and not self.queue and offer(self.jobs.send, item):
+                self.accepted += 1  # a worker became free since put_locked()
                 w.ok = True
                 return w.claim()
             self.queue.publish(w, 0, item)
+            if unbuffered:
+                offer(self._signal.send, None)  # an idle worker about to park looks again
+                return False
             # Published first, then retried: see the module docstring.
             wake_all(self._refill_locked())
-            if w.claimed:
-                return True
-            if self._signal is not None:
-                offer(self._signal.send, None)  # an idle worker about to park looks again
-            return False
+            return w.claimed
 
         block(w, [self.lock], attempt, None, lambda: self.queue.withdraw(w))
         if refused:
