@@ -120,14 +120,14 @@ class Intake:
             if err is not None:
                 refused.append(err)
                 return w.claim()
-            unbuffered = self._signal is not None
-            if unbuffered and not self.queue and offer(self.jobs.send, item):
+            signal = self._signal  # set for an unbuffered job channel only
+            if signal is not None and not self.queue and offer(self.jobs.send, item):
                 self.accepted += 1  # a worker became free since put_locked()
                 w.ok = True
                 return w.claim()
             self.queue.publish(w, 0, item)
-            if unbuffered:
-                offer(self._signal.send, None)  # an idle worker about to park looks again
+            if signal is not None:
+                offer(signal.send, None)  # an idle worker about to park looks again
                 return False
             # Published first, then retried: see the module docstring.
             wake_all(self._refill_locked())
