@@ -23,6 +23,7 @@ from concurrent.futures import Executor
 from types import TracebackType
 from typing import ClassVar, Generic, Self, TypedDict, TypeVar
 
+from .._checks import check_callable, check_count
 from ..chan import RecvChan
 from ..context import Context
 from ._core import Core, Variant
@@ -31,14 +32,7 @@ from ._registry import forget, on_new_pool, register
 from ._stalls import check_stall_after
 from .stats import PoolStats, WorkerStats
 
-__all__ = [
-    "Options",
-    "PoolBase",
-    "check_callable",
-    "check_count",
-    "default_buffer",
-    "on_new_pool",
-]
+__all__ = ["Options", "PoolBase", "default_buffer", "on_new_pool"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,21 +58,6 @@ def default_buffer(workers: int) -> int:
     than a trivial job itself (see ``benchmarks/bench_pools.py``).
     """
     return max(workers * 2, 1024)
-
-
-def check_count(value: object, what: str, minimum: int) -> int:
-    """``value`` as an int of at least ``minimum``; TypeError or ValueError naming ``what``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{what} must be >= {minimum}, not {value}")
-    return value
-
-
-def check_callable(fn: object, what: str) -> None:
-    """TypeError naming ``what`` unless ``fn`` is callable."""
-    if not callable(fn):
-        raise TypeError(f"{what} must be callable, not {fn!r}")
 
 
 class PoolBase(Generic[T, R]):

@@ -67,6 +67,17 @@ def offer(send: Callable[..., None], value: Any) -> bool:
     return True
 
 
+class _Wait:
+    """One submit waiting for room: its job's item, and why it was refused, if it was."""
+
+    __slots__ = ("item", "refusal", "refused")
+
+    def __init__(self, item: Any, refusal: Callable[[], BaseException | None]) -> None:
+        self.item = item
+        self.refusal = refusal
+        self.refused: BaseException | None = None
+
+
 class Intake:
     """The job channel's entrance: ``accepted``, ``seq`` and the submits waiting for room.
 
@@ -113,33 +124,34 @@ class Intake:
         again (see :func:`gopool._waiter.block`).
         """
         w = ThreadWaiter(("pool submit", self.jobs))
-        refused: list[BaseException] = []
-
-        def attempt() -> bool:
-            err = refusal()
-            if err is not None:
-                refused.append(err)
-                return w.claim()
-            signal = self._signal  # set for an unbuffered job channel only
-            if signal is not None and not self.queue and offer(self.jobs.send, item):
-                self.accepted += 1  # a worker became free since put_locked()
-                w.ok = True
-                return w.claim()
-            self.queue.publish(w, 0, item)
-            if signal is not None:
-                offer(signal.send, None)  # an idle worker about to park looks again
-                return False
-            # Published first, then retried: see the module docstring.
-            wake_all(self._refill_locked())
-            return w.claimed
-
-        block(w, [self.lock], attempt, None, lambda: self.queue.withdraw(w))
-        if refused:
-            return refused[0]
+        wait = _Wait(item, refusal)
+        block(w, self.lock, self._attempt, wait, None, self.queue.withdraw)
+        if wait.refused is not None:
+            return wait.refused
         if w.ok:
             return None
         with self.lock:
             return refusal()
+
+    def _attempt(self, w: ThreadWaiter, wait: _Wait) -> bool:
+        """:meth:`wait`'s step under the lock: refused, accepted at once, or published."""
+        err = wait.refusal()
+        if err is not None:
+            wait.refused = err
+            return w.claim()
+        item = wait.item
+        signal = self._signal  # set for an unbuffered job channel only
+        if signal is not None and not self.queue and offer(self.jobs.send, item):
+            self.accepted += 1  # a worker became free since put_locked()
+            w.ok = True
+            return w.claim()
+        self.queue.publish(w, 0, item)
+        if signal is not None:
+            offer(signal.send, None)  # an idle worker about to park looks again
+            return False
+        # Published first, then retried: see the module docstring.
+        wake_all(self._refill_locked())
+        return w.claimed
 
     def refill(self) -> None:
         """Move waiting jobs into the job channel while it has room (a worker freed a slot)."""

@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_callable
 from ..chan import go
 from ._worker import current
 
@@ -53,8 +54,7 @@ def on_new_pool(hook: Callable[[Any], object]) -> Callable[[], None]:
     creates the pool, at the end of its constructor; an exception from it
     propagates to that constructor's caller.
     """
-    if not callable(hook):
-        raise TypeError(f"on_new_pool: hook must be callable, not {hook!r}")
+    check_callable(hook, "on_new_pool: hook")
     with _hooks_lock:
         _hooks.append(hook)
 

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._checks import check_number
 from ..timers import TimerHandle, schedule
 from ..timers import after_func as timer_after_func
 from ._worker import WorkerState, current
@@ -62,13 +63,10 @@ def check_stall_after(stall_after: object, what: str) -> float | None:
     """``stall_after`` as seconds, or None; TypeError or ValueError naming ``what``."""
     if stall_after is None:
         return None
-    if not isinstance(stall_after, int | float) or isinstance(stall_after, bool):
-        raise TypeError(
-            f"{what}: stall_after must be a number of seconds or None, not {stall_after!r}"
-        )
-    if math.isnan(stall_after) or stall_after <= 0:
+    seconds = check_number(stall_after, f"{what}: stall_after", "a number of seconds or None")
+    if seconds <= 0:
         raise ValueError(f"{what}: stall_after must be > 0 seconds, not {stall_after!r}")
-    return float(stall_after)
+    return seconds
 
 
 class StallWatch:

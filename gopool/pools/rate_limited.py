@@ -11,12 +11,12 @@ never dropped; nothing keeps ticking after the pool stops (the article's
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TypeVar, Unpack
 
+from .._checks import check_count, check_number
 from ..rate import Limiter
-from ._base import Options, PoolBase, check_count
+from ._base import Options, PoolBase
 from ._core import Variant
 
 __all__ = ["RateLimitedPool"]
@@ -58,14 +58,11 @@ class RateLimitedPool(PoolBase[T, R]):
         buffer: int | None = None,
         **options: Unpack[Options],
     ) -> None:
-        if not isinstance(rate, int | float) or isinstance(rate, bool):
-            raise TypeError(
-                f"RateLimitedPool: rate must be a number of jobs per second, not {rate!r}"
-            )
-        if math.isnan(rate) or rate <= 0:
+        jobs_per_second = check_number(rate, "RateLimitedPool: rate", "a number of jobs per second")
+        if jobs_per_second <= 0:
             raise ValueError(f"RateLimitedPool: rate must be > 0 jobs per second, not {rate!r}")
         burst = check_count(burst, "RateLimitedPool: burst", 1)
-        self._limiter = Limiter(float(rate), burst)
+        self._limiter = Limiter(jobs_per_second, burst)
         super().__init__(workers, process, buffer=buffer, **options)
 
     def _variant(self) -> Variant:
