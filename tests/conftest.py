@@ -5,6 +5,16 @@ tests that need a thread to be blocked before they act wait for it through
 the channel's ``statistics()`` (:func:`until` polls, test-side only, with a
 generous deadline). Threads started by tests go through :func:`spawn`, so an
 assertion failing inside a thread fails the test that joins it.
+
+Stress tests size themselves through :data:`STRESS` and carry
+:func:`stress_test`: ``GOPOOL_STRESS=4`` runs each of them with four times
+the threads and four times the iterations (CI does so on free-threaded
+CPython), and ``pytest -m stress`` selects them. Tests marked
+``parallel_safe`` (a whole file at a time) keep no state outside their own
+objects, so CI also runs them in several threads at once (``pytest -m
+parallel_safe --parallel-threads=4``, the pytest-run-parallel plugin) to
+shake out races; a test in such a file that reads process-wide state
+carries ``thread_unsafe(reason=...)`` and runs only in the plain run.
 """
 
 from __future__ import annotations
@@ -16,9 +26,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -27,6 +38,98 @@ from gopool._waiter import ThreadWaiter, Waiter
 
 DEADLINE = 10.0
 """Seconds any test-side wait allows before declaring the library stuck."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "stress: a stress test, sized by GOPOOL_STRESS (see conftest.STRESS)"
+    )
+    config.addinivalue_line(
+        "markers",
+        "parallel_safe: keeps no state outside its own objects; CI runs it in several"
+        " threads at once (pytest-run-parallel)",
+    )
+    # pytest-run-parallel's own marker, registered here too for runs without the plugin.
+    config.addinivalue_line(
+        "markers",
+        "thread_unsafe(reason): reads process-wide state (goroutine or timer counts, the"
+        " process's CPU time): never run in several threads at once",
+    )
+
+
+# -- the stress scale --
+
+STRESS_VARIABLE = "GOPOOL_STRESS"
+
+
+def stress_factor(environ: Mapping[str, str] = os.environ) -> int:
+    """The scale ``GOPOOL_STRESS`` asks for: a positive integer, 1 when unset or empty.
+
+    Raises ValueError naming the variable for anything else, so a typo in CI
+    fails the run instead of quietly testing at scale 1.
+    """
+    raw = environ.get(STRESS_VARIABLE, "").strip()
+    if not raw:
+        return 1
+    try:
+        factor = int(raw)
+    except ValueError:
+        raise ValueError(f"{STRESS_VARIABLE}={raw!r}: expected a positive integer") from None
+    if factor < 1:
+        raise ValueError(f"{STRESS_VARIABLE}={raw!r}: expected a positive integer")
+    return factor
+
+
+@dataclass(frozen=True)
+class Stress:
+    """How hard the stress tests push. Every stress test sizes itself through
+    :data:`STRESS`, never through the environment directly.
+
+    At factor ``f`` a stress test runs ``f`` times the threads and ``f``
+    times the iterations in all: scale the thread count where the test's
+    shape allows it, keeping each thread's iterations; where the shape fixes
+    the threads (one sender and one receiver, a ring of a set size), scale
+    the iterations instead. Either way the work grows by ``f``, not ``f``
+    squared, and :meth:`seconds` grows the test's time bounds to match.
+    Assertions stay exact at every scale: sizes change, checks do not.
+    """
+
+    factor: int
+
+    def threads(self, n: int) -> int:
+        """``n`` threads at scale 1."""
+        return n * self.factor
+
+    def iterations(self, n: int) -> int:
+        """``n`` iterations at scale 1: a total, or a loop whose threads are not scaled."""
+        return n * self.factor
+
+    def seconds(self, s: float) -> float:
+        """A deadline or timeout of ``s`` seconds at scale 1."""
+        return s * self.factor
+
+
+STRESS = Stress(stress_factor())
+
+
+def stress_marks(timeout: float) -> list[pytest.MarkDecorator]:
+    """The marks of a stress test: ``stress``, and a pytest-timeout bound of
+    ``timeout`` seconds at scale 1 (grown by :meth:`Stress.seconds`). For a
+    file of stress tests: ``pytestmark = stress_marks(60)``."""
+    return [pytest.mark.stress, pytest.mark.timeout(STRESS.seconds(timeout))]
+
+
+def stress_test(timeout: float) -> Callable[[F], F]:
+    """Decorate one stress test with :func:`stress_marks`."""
+
+    def mark(fn: F) -> F:
+        for m in stress_marks(timeout):
+            fn = m(fn)
+        return fn
+
+    return mark
 
 
 def until(

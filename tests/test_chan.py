@@ -19,7 +19,7 @@ from conftest import idle, join_all, spawn, until, wait_blocked
 
 from gopool import Chan, ClosedChannelError, RecvChan, SendChan, go, nilchan, select
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
 
 
 # -- construction, len, cap, bool, repr --
@@ -506,6 +506,7 @@ def test_nilchan_blocks_in_a_thread_until_its_timeout() -> None:
 # -- thread safety and blocking cost --
 
 
+@pytest.mark.thread_unsafe(reason="measures the process's CPU time")
 def test_blocked_threads_consume_no_cpu() -> None:
     """20 threads parked in recv for a second cost (nearly) no CPU time."""
     ch: Chan[int] = Chan()
@@ -519,6 +520,7 @@ def test_blocked_threads_consume_no_cpu() -> None:
     assert used < 0.2, f"parked threads used {used:.3f} s of CPU in 1 s"
 
 
+@pytest.mark.thread_unsafe(reason="measures the process's CPU time")
 def test_blocked_select_and_timed_waits_consume_no_cpu() -> None:
     a: Chan[int] = Chan()
     b: Chan[int] = Chan(1)

@@ -34,11 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import idle, join_all, spawn, wait_blocked
+from conftest import STRESS, idle, join_all, spawn, stress_test, wait_blocked
 
 from gopool import Chan, ClosedChannelError, RecvChan, SendChan, default, go, nilchan, select
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.parallel_safe]
 
 
 # -- src/runtime/chan_test.go --
@@ -126,9 +126,10 @@ def test_chan(chan_cap: int) -> None:
     assert (len(c), c.cap) == (chan_cap, chan_cap)
 
 
+@stress_test(timeout=120)
 def test_nonblock_recv_race() -> None:
     """Port of Go's TestNonblockRecvRace in src/runtime/chan_test.go (n scaled)."""
-    for _ in range(1000):
+    for _ in range(STRESS.iterations(1000)):
         c: Chan[int] = Chan(1)
         c.send(1)
         t = spawn(select, c.recv, default)
@@ -137,13 +138,14 @@ def test_nonblock_recv_race() -> None:
         assert t.join()[0] == 0, "chan is not ready"
 
 
+@stress_test(timeout=120)
 @pytest.mark.parametrize("close_c2", [False, True])
 def test_nonblock_select_race(close_c2: bool) -> None:
     """Port of Go's TestNonblockSelectRace and TestNonblockSelectRace2 (close_c2) in
     src/runtime/chan_test.go: a select sees the channels at one instant, so with one of
     c1, c2 always ready it never takes default."""
     done: Chan[bool] = Chan(1)
-    for _ in range(1000):
+    for _ in range(STRESS.iterations(1000)):
         c1: Chan[int] = Chan(1)
         c2: Chan[int] = Chan(0 if close_c2 else 1)
         c1.send(1)
@@ -182,6 +184,7 @@ def test_self_select(chan_cap: int) -> None:
     assert idle(c)
 
 
+@stress_test(timeout=120)
 def test_select_stress() -> None:
     """Port of Go's TestSelectStress in src/runtime/chan_test.go (N scaled from 1e5).
 
@@ -189,7 +192,7 @@ def test_select_stress() -> None:
     each in a single select and one receives N from each in a single select, setting a
     channel's case to nil once its N are done. The whole must not deadlock.
     """
-    n = 5000
+    n = STRESS.iterations(5000)
     c = [Chan[int](), Chan[int](), Chan[int](2), Chan[int](3)]
     tasks = []
     for k in range(4):
@@ -219,7 +222,7 @@ def test_select_stress() -> None:
 
     tasks.append(spawn(select_sender))
     tasks.append(spawn(select_receiver))
-    results = join_all(tasks, deadline=90)
+    results = join_all(tasks, deadline=STRESS.seconds(90))
     assert results[-2] == [n] * 4 and results[-1] == [n] * 4
     assert all(idle(ch) and len(ch) == 0 for ch in c)
 
@@ -292,9 +295,10 @@ def test_pseudo_random_send(chan_cap: int) -> None:
     assert n0 > n // 10 and n1 > n // 10, f"want pseudorandom, got {n0} zeros and {n1} ones"
 
 
+@stress_test(timeout=120)
 def test_multi_consumer() -> None:
     """Port of Go's TestMultiConsumer in src/runtime/chan_test.go (niter scaled)."""
-    nwork, niter = 23, 30_000
+    nwork, niter = STRESS.threads(23), STRESS.iterations(30_000)
     pn = [2, 3, 7, 11, 13, 17, 19, 23, 27, 31]
     q: Chan[int] = Chan(nwork * 3)
     r: Chan[int] = Chan(nwork * 3)
@@ -326,7 +330,7 @@ def test_multi_consumer() -> None:
     for v in r:
         n += 1
         s += v
-    f.join()
+    f.join(STRESS.seconds(10))
     assert (n, s) == (niter, expect)
 
 
@@ -371,10 +375,11 @@ def test_select_stack_adjust_channel_part(dup: bool) -> None:
 # -- test/chan/*.go --
 
 
+@stress_test(timeout=120)
 def test_doubleselect() -> None:
     """Port of Go's test/chan/doubleselect.go (iterations scaled): two cases of one
     select never both run, so no value arrives twice."""
-    iterations = 10_000
+    iterations = STRESS.iterations(10_000)
     c1, c2, c3, c4 = (Chan[int]() for _ in range(4))
     cmux: Chan[int] = Chan()
 
@@ -390,12 +395,12 @@ def test_doubleselect() -> None:
 
     go(sender, iterations)
     muxes = [spawn(mux, cmux, ch) for ch in (c1, c2, c3, c4)]
-    closer = spawn(lambda: (join_all(muxes, deadline=60), cmux.close()))
+    closer = spawn(lambda: (join_all(muxes, deadline=STRESS.seconds(60)), cmux.close()))
     seen: set[int] = set()
     for v in cmux:
         assert v not in seen, f"got duplicate value: {v}"
         seen.add(v)
-    closer.join()
+    closer.join(STRESS.seconds(60))
     assert seen == set(range(iterations))
 
 

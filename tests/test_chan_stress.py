@@ -6,6 +6,8 @@ operation either happened or did not, never half), and that no queue entry is le
 Values are tagged ``(sender, channel, seq)``: a receiver must see each sender's values
 on one channel in increasing ``seq`` (FIFO), and the multiset received must equal the
 multiset whose send returned.
+
+Every test is sized through ``conftest.STRESS`` (``GOPOOL_STRESS``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from conftest import idle, join_all, queued, spawn, wait_blocked
+from conftest import STRESS, idle, join_all, queued, spawn, stress_test, wait_blocked
 
 from gopool import Chan, ClosedChannelError, nilchan, select
-
-pytestmark = pytest.mark.timeout(120)
 
 Tag = tuple[int, int, int]  # (sender, channel index, seq on that channel)
 
@@ -41,10 +41,12 @@ def assert_each_sequence_complete(received: list[Tag]) -> None:
         assert sorted(got) == list(range(len(got))), f"sender/channel {key}: {sorted(got)[:20]}"
 
 
+@stress_test(timeout=120)
 @pytest.mark.parametrize("size", [0, 1, 8])
 def test_senders_receivers_and_selectors_exactly_once(size: int) -> None:
     """Plain and select senders, plain and select receivers, on two shared channels."""
     per_sender = 4000
+    plain, selecting = STRESS.threads(4), STRESS.threads(3)
     chans = [Chan[Tag](size), Chan[Tag](size)]
 
     def plain_sender(sid: int, k: int) -> Counter[Tag]:
@@ -76,29 +78,30 @@ def test_senders_receivers_and_selectors_exactly_once(size: int) -> None:
                 live[i] = nilchan  # closed: stop selecting on it, as in Go
         return got
 
-    senders = [spawn(plain_sender, sid, sid % 2) for sid in range(4)]
-    senders += [spawn(select_sender, sid) for sid in range(4, 7)]
-    receivers = [spawn(plain_receiver, k % 2) for k in range(4)]
-    receivers += [spawn(select_receiver) for _ in range(3)]
-    sent = sum(join_all(senders, deadline=90), Counter())
+    senders = [spawn(plain_sender, sid, sid % 2) for sid in range(plain)]
+    senders += [spawn(select_sender, sid) for sid in range(plain, plain + selecting)]
+    receivers = [spawn(plain_receiver, k % 2) for k in range(plain)]
+    receivers += [spawn(select_receiver) for _ in range(selecting)]
+    sent = sum(join_all(senders, deadline=STRESS.seconds(90)), Counter())
     for ch in chans:
         ch.close()
-    results: list[list[Tag]] = join_all(receivers, deadline=90)
+    results: list[list[Tag]] = join_all(receivers, deadline=STRESS.seconds(90))
     for got in results:
         assert_in_order(got)
     everything = [v for got in results for v in got]
     assert Counter(everything) == sent
-    assert len(everything) == 7 * per_sender
+    assert len(everything) == (plain + selecting) * per_sender
     assert_each_sequence_complete(everything)
     assert all(idle(ch) and len(ch) == 0 for ch in chans)
 
 
+@stress_test(timeout=120)
 def test_self_selectors_pair_up_and_never_match_themselves() -> None:
     """Threads each looping ``select((c.send, mine), c.recv)`` on one unbuffered channel."""
+    nthreads, rounds = STRESS.threads(6), 3000
     c: Chan[tuple[int, int]] = Chan()
     stop: Chan[None] = Chan()
-    finished: Chan[int] = Chan(16)
-    nthreads, rounds = 6, 3000
+    finished: Chan[int] = Chan(nthreads)
 
     def selector(me: int) -> tuple[Counter[tuple[int, int]], Counter[tuple[int, int]]]:
         sent: Counter[tuple[int, int]] = Counter()
@@ -118,9 +121,9 @@ def test_self_selectors_pair_up_and_never_match_themselves() -> None:
     tasks = [spawn(selector, me) for me in range(nthreads)]
     # Once all but one are done, the last has nobody to pair with: release it.
     for _ in range(nthreads - 1):
-        finished.recv(timeout=60)
+        finished.recv(timeout=STRESS.seconds(60))
     stop.close()
-    results = join_all(tasks, deadline=60)
+    results = join_all(tasks, deadline=STRESS.seconds(60))
     sent = sum((s for s, _ in results), Counter())
     got = sum((g for _, g in results), Counter())
     assert sent == got
@@ -128,6 +131,7 @@ def test_self_selectors_pair_up_and_never_match_themselves() -> None:
     assert idle(c)
 
 
+@stress_test(timeout=120)
 @pytest.mark.parametrize("size", [0, 1, 8])
 def test_close_races_with_sends(size: int) -> None:
     """A send either returned (and its value is received exactly once) or raised
@@ -158,14 +162,15 @@ def test_close_races_with_sends(size: int) -> None:
             ok.append(v)
         raise AssertionError("unreachable")
 
-    senders = [spawn(plain_sender, sid) for sid in range(3)]
-    senders += [spawn(select_sender, sid) for sid in range(3, 5)]
-    receivers = [spawn(lambda: list(c)) for _ in range(2)]
-    mine = [c.recv() for _ in range(500)]  # let the race run a while
+    plain, selecting = STRESS.threads(3), STRESS.threads(2)
+    senders = [spawn(plain_sender, sid) for sid in range(plain)]
+    senders += [spawn(select_sender, sid) for sid in range(plain, plain + selecting)]
+    receivers = [spawn(lambda: list(c)) for _ in range(STRESS.threads(2))]
+    mine = [c.recv() for _ in range(STRESS.iterations(500))]  # let the race run a while
     c.close()
     mine += list(c)
-    sent = [v for ok in join_all(senders) for v in ok]
-    got_by_receiver = [mine, *join_all(receivers)]
+    sent = [v for ok in join_all(senders, STRESS.seconds(10)) for v in ok]
+    got_by_receiver = [mine, *join_all(receivers, STRESS.seconds(10))]
     for got in got_by_receiver:
         assert_in_order(got)
     everything = [v for got in got_by_receiver for v in got]
@@ -178,12 +183,14 @@ def random_timeout(rng: random.Random) -> float:
     return rng.choice([0, 0, 0.0001, 0.0003, 0.001])
 
 
+@stress_test(timeout=120)
 @pytest.mark.parametrize("size", [0, 1])
 @pytest.mark.parametrize("via_select", [False, True])
 def test_timeouts_race_with_hand_offs(size: int, via_select: bool) -> None:
     """Sends and receives with tiny timeouts on both sides: each value was either sent and
-    received, or neither; counts match exactly and order holds."""
-    n = 5000
+    received, or neither; counts match exactly and order holds (one sender, one receiver:
+    the scale grows the iterations only)."""
+    n = STRESS.iterations(5000)
     c: Chan[int] = Chan(size)
 
     def sender(seed: int) -> list[int]:
@@ -219,12 +226,13 @@ def test_timeouts_race_with_hand_offs(size: int, via_select: bool) -> None:
     r = spawn(receiver, seed)
     sent = sender(seed + 1)
     c.close()
-    got = r.join(60)
+    got = r.join(STRESS.seconds(60))
     assert got == sent, f"seed {seed}: sent {len(sent)}, received {len(got)}"
     assert 0 < len(sent) <= n
     assert idle(c)
 
 
+@stress_test(timeout=120)
 def test_timeouts_race_with_many_partners() -> None:
     """Several timed senders and receivers on one unbuffered channel: exactly once, FIFO."""
     n = 2500
@@ -255,11 +263,11 @@ def test_timeouts_race_with_many_partners() -> None:
                 return got
             got.append(v)
 
-    receivers = [spawn(receiver, 100 + k) for k in range(3)]
-    senders = [spawn(sender, sid) for sid in range(3)]
-    sent = [v for s in join_all(senders, deadline=60) for v in s]
+    receivers = [spawn(receiver, 100 + k) for k in range(STRESS.threads(3))]
+    senders = [spawn(sender, sid) for sid in range(STRESS.threads(3))]
+    sent = [v for s in join_all(senders, deadline=STRESS.seconds(60)) for v in s]
     c.close()
-    results = join_all(receivers, deadline=60)
+    results = join_all(receivers, deadline=STRESS.seconds(60))
     for got in results:
         assert_in_order(got)
     everything = [v for got in results for v in got]
@@ -268,6 +276,7 @@ def test_timeouts_race_with_many_partners() -> None:
     assert idle(c)
 
 
+@stress_test(timeout=120)
 def test_timed_selects_on_shared_channels_leave_no_entries() -> None:
     """Many threads in select loops with timeouts over channels only sometimes used:
     afterwards no channel holds a waiting entry, live or stale."""
@@ -286,7 +295,8 @@ def test_timed_selects_on_shared_channels_leave_no_entries() -> None:
                 pass
         return done
 
-    results = join_all([spawn(looper, s) for s in range(6)], deadline=60)
+    loopers = [spawn(looper, s) for s in range(STRESS.threads(6))]
+    results = join_all(loopers, deadline=STRESS.seconds(60))
     assert sum(results) > 0
     for ch in chans:  # drain what buffered sends left
         while len(ch):
@@ -296,24 +306,27 @@ def test_timed_selects_on_shared_channels_leave_no_entries() -> None:
     assert unused.statistics()["senders_waiting"] == 0
 
 
+@stress_test(timeout=120)
 def test_close_wakes_crowd_of_receivers_and_selectors() -> None:
     c: Chan[int] = Chan()
     other: Chan[int] = Chan()
     nobody: Chan[int] = Chan()
-    tasks = [spawn(c.recv_ok) for _ in range(30)]
-    tasks += [spawn(select, other.recv, c.recv_ok) for _ in range(30)]
-    tasks += [spawn(select, (nobody.send, 1), c.recv) for _ in range(10)]
-    wait_blocked(c, receivers=70)
+    crowd, few = STRESS.threads(30), STRESS.threads(10)
+    tasks = [spawn(c.recv_ok) for _ in range(crowd)]
+    tasks += [spawn(select, other.recv, c.recv_ok) for _ in range(crowd)]
+    tasks += [spawn(select, (nobody.send, 1), c.recv) for _ in range(few)]
+    wait_blocked(c, receivers=2 * crowd + few)
     c.close()
-    results = join_all(tasks)
-    assert results == [(None, False)] * 30 + [(1, (None, False))] * 30 + [(1, None)] * 10
+    results = join_all(tasks, STRESS.seconds(10))
+    assert results == [(None, False)] * crowd + [(1, (None, False))] * crowd + [(1, None)] * few
     assert idle(c) and idle(other) and idle(nobody)
 
 
+@stress_test(timeout=120)
 @pytest.mark.parametrize("via_select", [False, True])
 def test_token_ring_loses_no_wake_up(via_select: bool) -> None:
     """A token passed round a ring of threads over unbuffered channels many times."""
-    nthreads, laps = 12, 500
+    nthreads, laps = STRESS.threads(12), 500
     ring = [Chan[int]() for _ in range(nthreads)]
     quit: Chan[None] = Chan()
 
@@ -322,8 +335,10 @@ def test_token_ring_loses_no_wake_up(via_select: bool) -> None:
         passed = 0
         while True:
             if via_select:
+                # Once the ring is closed too, inp.recv may be chosen over quit.recv
+                # (both ready, chosen at random) and give the closed channel's None.
                 i, token = select(inp.recv, quit.recv)
-                if i == 1:
+                if i == 1 or token is None:
                     return passed
                 select((out.send, token + 1), quit.recv)
             else:
@@ -342,12 +357,13 @@ def test_token_ring_loses_no_wake_up(via_select: bool) -> None:
     quit.close()
     for ch in ring:
         ch.close()
-    assert sum(join_all(nodes)) == laps * (nthreads - 1)
+    assert sum(join_all(nodes, STRESS.seconds(10))) == laps * (nthreads - 1)
 
 
+@stress_test(timeout=120)
 def test_fan_in_through_a_wide_select() -> None:
     """Eight producers, one consumer selecting over all eight channels (the shuffled path)."""
-    n, width = 600, 8
+    n, width = 600, STRESS.threads(8)
     chans = [Chan[Tag](k % 3) for k in range(width)]
 
     def producer(k: int) -> None:
@@ -364,7 +380,7 @@ def test_fan_in_through_a_wide_select() -> None:
             got.append(v)
         else:
             live[i] = nilchan
-    join_all(producers)
+    join_all(producers, STRESS.seconds(10))
     assert_in_order(got)
     assert sorted(got) == sorted((k, k, s) for k in range(width) for s in range(n))
     assert all(queued(ch) == 0 for ch in chans)

@@ -43,7 +43,7 @@ from gopool.context import (
     without_cancel,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
 
 SHORT = 0.001  # Go's shortDuration
 VERY_LONG = 1000 * 3600.0  # Go's veryLongDuration
@@ -881,6 +881,7 @@ def test_custom_context_cause() -> None:
     assert cause(ccc) is ccc.err()
 
 
+@pytest.mark.thread_unsafe(reason="counts the process's goroutines")
 def test_custom_context_goroutines() -> None:
     """Port of Go's TestCustomContextGoroutines (XTestCustomContextGoroutines).
 
@@ -941,6 +942,7 @@ def test_custom_context_goroutines() -> None:
     check_no_goroutine()
 
 
+@pytest.mark.thread_unsafe(reason="counts the process's goroutines")
 def test_custom_parent_with_after_func_method() -> None:
     """A custom parent with ``after_func(fn) -> stop`` is used instead of a goroutine.
 
@@ -1278,6 +1280,7 @@ def pending_timers() -> int:
     return result
 
 
+@pytest.mark.thread_unsafe(reason="counts the process's pending timers")
 def test_cancelled_context_keeps_no_timer() -> None:
     """Cancelling a deadline context cancels its timer entry; dropping it frees it.
 
@@ -1310,6 +1313,7 @@ def test_expired_context_keeps_no_timer() -> None:
     assert ref() is None
 
 
+@pytest.mark.thread_unsafe(reason="counts the process's threads")
 def test_cancelled_context_keeps_no_thread() -> None:
     """A watcher goroutine for a custom parent ends when its child is cancelled."""
     parent = MyDoneCtx(background())

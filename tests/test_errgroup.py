@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import sigint_child, until
+from conftest import STRESS, sigint_child, stress_test, until
 
 from gopool.chan import Chan, RecvOnlyChan, go
 from gopool.context import Canceled, Context, background, cause
 from gopool.errgroup import Group, with_context
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.parallel_safe]
 
 DEADLINE = 10.0
 """Seconds a test-side wait allows before declaring the library stuck."""
@@ -520,7 +520,7 @@ def stress_trial(seed: int) -> None:
             with lock:
                 active[0] -= 1
 
-    for k in range(200):
+    for k in range(STRESS.threads(200)):
         fail = rng.random() < 0.05
         if k % 2:
             g.go(work, k, fail)
@@ -540,7 +540,7 @@ def stress_trial(seed: int) -> None:
     assert g.statistics()["active"] == 0
 
 
-@pytest.mark.timeout(60)
+@stress_test(timeout=60)
 def test_stress_limit_and_first_error() -> None:
     """Many goroutines under a limit, some failing: never over the limit, one error kept,
     and it is the context's cause."""

@@ -4,7 +4,8 @@ Each test checks counts, never timings: every result arrives exactly once,
 every failure is recorded once, cancellation mid-run stops everything with
 nothing lost (delivered + failed + cancelled == accepted) and no thread
 left, ``DynamicPool`` scales up and down under load, and ``RateLimitedPool``
-never starts more jobs than its rate allows.
+never starts more jobs than its rate allows. Sizes go through ``conftest.STRESS``
+(``GOPOOL_STRESS``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import join_all, spawn, until
+from conftest import STRESS, join_all, spawn, stress_marks, until
 
 from gopool.chan import ClosedChannelError
 from gopool.context import Canceled, background, with_cancel
 from gopool.pools import DynamicPool, Job, Pool, RateLimitedPool, Result, WorkerPool
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = stress_marks(timeout=60)
 
 KINDS = ["WorkerPool", "Pool", "DynamicPool", "RateLimitedPool"]
 GENERIC = ["Pool", "DynamicPool", "RateLimitedPool"]
@@ -67,8 +68,9 @@ def _tiny_work(x: int) -> int:
 
 @pytest.mark.parametrize("name", KINDS)
 def test_many_producers_and_consumers_each_result_once(name: str, no_thread_left: None) -> None:
-    producers, per_producer, consumers = 4, 1500, 3
-    pool = _start(_make(name, _tiny_work, workers=8, buffer=16))
+    producers, per_producer = STRESS.threads(4), 1500
+    consumers = STRESS.threads(3)
+    pool = _start(_make(name, _tiny_work, workers=STRESS.threads(8), buffer=16))
 
     def produce(p: int) -> None:
         for i in range(per_producer):
@@ -78,9 +80,9 @@ def test_many_producers_and_consumers_each_result_once(name: str, no_thread_left
         return [_value(name, r) for r in pool.results()]
 
     consumer_tasks = [spawn(consume) for _ in range(consumers)]
-    join_all([spawn(produce, p) for p in range(producers)])
+    join_all([spawn(produce, p) for p in range(producers)], STRESS.seconds(10))
     pool.close()
-    counts = Counter(x for got in join_all(consumer_tasks) for x in got)
+    counts = Counter(x for got in join_all(consumer_tasks, STRESS.seconds(10)) for x in got)
     assert counts == Counter(range(producers * per_producer))
     assert pool.cancelled == 0
 
@@ -92,21 +94,21 @@ def test_failures_recorded_exactly_once_under_load(name: str, no_thread_left: No
             raise ValueError(x)
         return x
 
-    n = 4000
-    pool = _start(_make(name, process, workers=6, buffer=32))
+    n, nproducers = STRESS.iterations(4000), STRESS.threads(2)
+    pool = _start(_make(name, process, workers=STRESS.threads(6), buffer=32))
     producers = [
-        spawn(lambda k=k: [pool.submit(i) for i in range(k, n, 2)])  # type: ignore[misc]
-        for k in (0, 1)
+        spawn(lambda k=k: [pool.submit(i) for i in range(k, n, nproducers)])  # type: ignore[misc]
+        for k in range(nproducers)
     ]
     consumer = spawn(lambda: list(pool.results()))
-    join_all(producers)
+    join_all(producers, STRESS.seconds(10))
     with pytest.raises(ExceptionGroup) as info:
         pool.close()
     failed = sorted(e.args[0] for e in info.value.exceptions)
     assert failed == [x for x in range(n) if x % 7 == 3]
     for e in info.value.exceptions:
         assert len(e.__notes__) == 1 and e.__notes__[0].endswith(f": {e.args[0]}")
-    assert sorted(consumer.join()) == [x for x in range(n) if x % 7 != 3]
+    assert sorted(consumer.join(STRESS.seconds(10))) == [x for x in range(n) if x % 7 != 3]
 
 
 def test_worker_pool_error_results_under_load(no_thread_left: None) -> None:
@@ -115,12 +117,12 @@ def test_worker_pool_error_results_under_load(no_thread_left: None) -> None:
             raise KeyError(job.id)
         return int(job.payload) * 2
 
-    n = 3000
-    with WorkerPool(8, 16, handler) as pool:
+    n = STRESS.iterations(3000)
+    with WorkerPool(STRESS.threads(8), 16, handler) as pool:
         consumer = spawn(lambda: list(pool.results()))
         for i in range(n):
             pool.submit(Job(i, str(i)))
-    got = consumer.join()
+    got = consumer.join(STRESS.seconds(10))
     assert Counter(r.job_id for r in got) == Counter(range(n))
     for r in got:
         if r.job_id % 5 == 0:
@@ -140,7 +142,8 @@ def _cancel_mid_run(name: str, stop_after: int) -> None:
             time.sleep(0.0002)
         return x
 
-    pool = _start(_make(name, process, workers=6, buffer=8), ctx)
+    pool = _start(_make(name, process, workers=STRESS.threads(6), buffer=8), ctx)
+    nproducers = STRESS.threads(4)
     lock = threading.Lock()
     seen = 0
 
@@ -148,7 +151,7 @@ def _cancel_mid_run(name: str, stop_after: int) -> None:
         accepted = 0
         try:
             for i in range(10**6):
-                pool.submit(_job(name, p + 4 * i))
+                pool.submit(_job(name, p + nproducers * i))
                 accepted += 1
         except Canceled:
             return accepted
@@ -168,10 +171,10 @@ def _cancel_mid_run(name: str, stop_after: int) -> None:
                     cancel()
         return ok, errors
 
-    producers = [spawn(produce, p) for p in range(4)]
-    consumers = [spawn(consume) for _ in range(2)]
-    accepted = sum(join_all(producers))
-    outcomes = join_all(consumers)
+    producers = [spawn(produce, p) for p in range(nproducers)]
+    consumers = [spawn(consume) for _ in range(STRESS.threads(2))]
+    accepted = sum(join_all(producers, STRESS.seconds(10)))
+    outcomes = join_all(consumers, STRESS.seconds(10))
     failed = sum(e for _, e in outcomes)
     try:
         pool.close()
@@ -192,7 +195,7 @@ def test_cancellation_mid_run_loses_nothing_and_leaves_no_thread(
 
 
 def test_dynamic_pool_scales_up_and_down_under_load(no_thread_left: None) -> None:
-    max_workers = 8
+    max_workers = STRESS.threads(8)
     running = 0
     most = 0
     lock = threading.Lock()
@@ -227,15 +230,18 @@ def test_dynamic_pool_scales_up_and_down_under_load(no_thread_left: None) -> Non
             if rng.random() < 0.3:
                 time.sleep(0.0005)
 
-    n = 6000
+    n, nproducers = STRESS.iterations(6000), STRESS.threads(3)
     scaler = spawn(scale)
     consumer = spawn(lambda: list(pool.results()))
-    producers = [spawn(lambda k=k: [pool.submit(i) for i in range(k, n, 3)]) for k in range(3)]  # type: ignore[misc]
-    join_all(producers)
+    producers = [
+        spawn(lambda k=k: [pool.submit(i) for i in range(k, n, nproducers)])  # type: ignore[misc]
+        for k in range(nproducers)
+    ]
+    join_all(producers, STRESS.seconds(10))
     producing.clear()
     scaler.join()
     pool.stop()  # adds a worker if the scaler left none
-    got = consumer.join()
+    got = consumer.join(STRESS.seconds(10))
     assert Counter(got) == Counter(range(n))
     assert changes["add"] > 10 and changes["remove"] > 10
     assert [s for s in samples if not (0 <= s[0] <= max_workers and 0 <= s[1] <= max_workers)] == []
@@ -254,16 +260,20 @@ def test_rate_limited_pool_never_exceeds_its_rate_under_load(no_thread_left: Non
         return x
 
     t0 = time.monotonic()
-    pool: RateLimitedPool[int, int] = RateLimitedPool(16, process, rate=rate, burst=burst)
+    workers, nproducers, n = STRESS.threads(16), STRESS.threads(3), STRESS.iterations(90)
+    pool: RateLimitedPool[int, int] = RateLimitedPool(workers, process, rate=rate, burst=burst)
     pool.start()
     consumer = spawn(lambda: list(pool.results()))
-    producers = [spawn(lambda k=k: [pool.submit(i) for i in range(k, 90, 3)]) for k in range(3)]  # type: ignore[misc]
-    join_all(producers)
+    producers = [
+        spawn(lambda k=k: [pool.submit(i) for i in range(k, n, nproducers)])  # type: ignore[misc]
+        for k in range(nproducers)
+    ]
+    join_all(producers, STRESS.seconds(10))
     pool.close()
-    assert sorted(consumer.join()) == list(range(90))
+    assert sorted(consumer.join(STRESS.seconds(10))) == list(range(n))
     stamps.sort()
     # The bucket starts with `burst` tokens and gains one every 1/rate seconds,
-    # shared by all sixteen workers: the k-th start comes no earlier than this.
+    # shared by all the workers: the k-th start comes no earlier than this.
     for k, t in enumerate(stamps):
         assert t - t0 >= (k + 1 - burst) / rate - 0.001, (k, t - t0)
 
@@ -275,8 +285,8 @@ def test_map_under_load_with_failures(ordered: bool, no_thread_left: None) -> No
             raise ValueError(x)
         return x * 3
 
-    n = 20000
-    pool: Pool[int, int] = Pool(8, process)
+    n = STRESS.iterations(20000)
+    pool: Pool[int, int] = Pool(STRESS.threads(8), process)
     got: list[int] = []
     with pytest.raises(ExceptionGroup) as info:
         for r in pool.map(range(n), ordered=ordered):
@@ -287,7 +297,7 @@ def test_map_under_load_with_failures(ordered: bool, no_thread_left: None) -> No
 
 
 def _close_with_blocked_submitters() -> None:
-    pool: Pool[int, int] = Pool(2, _tiny_work, buffer=4).start()
+    pool: Pool[int, int] = Pool(STRESS.threads(2), _tiny_work, buffer=4).start()
 
     def produce(p: int) -> int:
         accepted = 0
@@ -300,11 +310,11 @@ def _close_with_blocked_submitters() -> None:
         raise AssertionError("never refused")
 
     consumer = spawn(lambda: list(pool.results()))
-    producers = [spawn(produce, p) for p in range(4)]
+    producers = [spawn(produce, p) for p in range(STRESS.threads(4))]
     until(lambda: pool.stats().completed > 300, "some progress")
     pool.close()
-    accepted = sum(join_all(producers))
-    got = consumer.join()
+    accepted = sum(join_all(producers, STRESS.seconds(10)))
+    got = consumer.join(STRESS.seconds(10))
     assert len(got) == accepted == len(set(got))
     assert pool.cancelled == 0
 

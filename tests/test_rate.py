@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import spawn, until
+from conftest import STRESS, spawn, stress_test, until
 
 import gopool
 from gopool.context import (
@@ -33,7 +33,7 @@ from gopool.context import (
 )
 from gopool.rate import Limiter, Reservation, Sometimes, every, inf
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
 
 D = 0.1
 T0 = time.monotonic()
@@ -721,14 +721,15 @@ def test_long_running_qps_real_clock() -> None:
     assert num_ok >= int(0.75 * ideal), (num_ok, ideal)
 
 
-@pytest.mark.timeout(30)
+@stress_test(timeout=30)
 def test_threads_never_exceed_rate() -> None:
     """8 threads calling allow() and wait() for ~2 s get at most burst + rate * elapsed."""
     rate, burst, run_for = 50.0, 5, 2.0
+    nthreads = STRESS.threads(8)
     lim = Limiter(rate, burst)
     count = 0
     count_lock = threading.Lock()
-    go = threading.Barrier(8)
+    go = threading.Barrier(nthreads)
     start = time.monotonic()
     end = start + run_for
 
@@ -744,9 +745,9 @@ def test_threads_never_exceed_rate() -> None:
             with count_lock:
                 count += 1
 
-    tasks = [spawn(taker, i % 2 == 0) for i in range(8)]
+    tasks = [spawn(taker, i % 2 == 0) for i in range(nthreads)]
     for task in tasks:
-        task.join(run_for + 10)
+        task.join(run_for + STRESS.seconds(10))
     elapsed = time.monotonic() - start
     ideal = burst + rate * elapsed
     assert count <= int(ideal + 1), (count, ideal)  # never more than allowed
@@ -756,9 +757,10 @@ def test_threads_never_exceed_rate() -> None:
 # -- threads --
 
 
+@stress_test(timeout=60)
 def test_simultaneous_requests() -> None:
     """Port of Go's TestSimultaneousRequests in rate/rate_test.go."""
-    limit, burst, num_requests = 1, 5, 15
+    limit, burst, num_requests = 1, 5, STRESS.threads(15)
     lim = Limiter(limit, burst)  # very slow replenishing bucket
     start = threading.Barrier(num_requests)
     num_ok = 0
@@ -838,9 +840,11 @@ def test_sometimes_zero_max_negative(interval: float) -> None:
     assert out == [1]
 
 
+@stress_test(timeout=60)
 def test_sometimes_concurrent() -> None:
     """Sometimes is thread-safe: 8 threads x 250 calls with every=7 run fn ceil(2000/7) times."""
     s = Sometimes(every=7)
+    nthreads = STRESS.threads(8)
     runs: list[int] = []
     inside = 0
     overlap = False
@@ -859,12 +863,12 @@ def test_sometimes_concurrent() -> None:
         for _ in range(250):
             s.do(fn)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker) for _ in range(nthreads)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert len(runs) == math.ceil(2000 / 7)
+    assert len(runs) == math.ceil(nthreads * 250 / 7)
     assert not overlap  # calls run serially, fn under the lock
 
 

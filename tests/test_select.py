@@ -17,7 +17,7 @@ from conftest import idle, join_all, queued, spawn, wait_blocked
 
 from gopool import Chan, ClosedChannelError, default, nilchan, select
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
 
 
 def within_sigmas(count: int, trials: int, p: float, sigmas: float = 8.0) -> bool:

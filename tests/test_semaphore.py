@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import announce_parks, sigint_child
+from conftest import STRESS, announce_parks, sigint_child, stress_test
 
 from gopool import errgroup
 from gopool._waiter import Waiter
@@ -36,7 +36,7 @@ from gopool.context import (
 )
 from gopool.semaphore import Weighted
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.parallel_safe]
 
 DEADLINE = 10.0
 """Seconds a test-side wait allows before declaring the library stuck."""
@@ -600,10 +600,11 @@ def test_repr(parked: Chan[Waiter]) -> None:
 # -- stress --
 
 
-@pytest.mark.timeout(60)
+@stress_test(timeout=60)
 def test_stress_random_weights_and_cancellations() -> None:
     """Many threads, random weights, timeouts and cancels: never over the size, nothing lost."""
     size = 5
+    nthreads, iterations = STRESS.threads(8), 1000
     sem = Weighted(size)
     lock = threading.Lock()
     held = [0, 0]  # now, most ever
@@ -611,7 +612,7 @@ def test_stress_random_weights_and_cancellations() -> None:
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
-        for _ in range(1000):
+        for _ in range(iterations):
             n = rng.randint(0, size)
             kind = rng.random()
             cancel: Callable[[], None] | None = None
@@ -642,15 +643,15 @@ def test_stress_random_weights_and_cancellations() -> None:
                 held[0] -= n
             sem.release(n)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(40)
+        t.join(STRESS.seconds(40))
         assert not t.is_alive(), "a worker is stuck"
     assert held == [0, held[1]] and held[1] <= size
     assert counts["ok"] > 0 and counts["canceled"] > 0
-    assert counts["ok"] + counts["canceled"] == 8 * 1000
+    assert counts["ok"] + counts["canceled"] == nthreads * iterations
     assert stats(sem) == (0, 0)
 
 

@@ -27,14 +27,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import announce_parks
+from conftest import STRESS, announce_parks, stress_test
 
 import gopool.sync
 from gopool._waiter import Waiter
 from gopool.chan import Chan, default, go, select
 from gopool.sync import Once, WaitGroup, once_func, once_value, once_values
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.parallel_safe]
 
 DEADLINE = 10.0
 """Seconds a test-side wait allows before declaring the library stuck."""
@@ -390,11 +390,11 @@ def test_go_undoes_add_when_goroutine_cannot_start(monkeypatch: pytest.MonkeyPat
 # -- stress --
 
 
-@pytest.mark.timeout(60)
+@stress_test(timeout=60)
 def test_stress_many_threads_add_done_wait() -> None:
     """Threads add, done and wait on one group at once, 1000 times each."""
     wg = WaitGroup()
-    threads = 8
+    threads = STRESS.threads(8)
     iterations = 1000
     waits = Counter()
     start: Chan[None] = Chan()
@@ -413,17 +413,17 @@ def test_stress_many_threads_add_done_wait() -> None:
     workers = [go(hammer) for _ in range(threads)]
     start.close()
     for t in workers:
-        t.join(50)
+        t.join(STRESS.seconds(50))
         assert not t.is_alive(), "a thread is stuck in the group"
     assert waits.value == threads * iterations
     assert wg.statistics() == {"counter": 0, "waiters": 0}
 
 
-@pytest.mark.timeout(60)
+@stress_test(timeout=60)
 def test_stress_rounds_never_wake_early() -> None:
     """1000 rounds of workers and two waiters; a wait never returns before the round's work."""
     wg = WaitGroup()
-    per_round = 4
+    per_round = STRESS.threads(4)
     rounds = 1000
     finished = Counter()
     jobs: Chan[int] = Chan(per_round)

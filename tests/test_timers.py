@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import until
+from conftest import STRESS, stress_test, until
 
 import gopool
 from gopool import _scheduler, timers
@@ -43,7 +43,7 @@ from gopool.timers import (
     tick,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
 
 REPO = Path(gopool.__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -128,14 +128,16 @@ def test_after_func() -> None:
     assert c.recv(timeout=10) is True
 
 
+@stress_test(timeout=60)
 def test_ticker_stress() -> None:
     """Port of Go's TestTickerStress in src/time/sleep_test.go."""
     ticker = Ticker(NS)
-    for _ in range(100):
+    for _ in range(STRESS.iterations(100)):
         ticker.c.recv(timeout=10)
     ticker.stop()
 
 
+@stress_test(timeout=60)
 def test_ticker_concurrent_stress() -> None:
     """Port of Go's TestTickerConcurrentStress in src/time/sleep_test.go."""
     ticker = Ticker(NS)
@@ -144,9 +146,9 @@ def test_ticker_concurrent_stress() -> None:
         for _ in range(100):
             ticker.c.recv(timeout=10)
 
-    threads = [go(reader) for _ in range(10)]
+    threads = [go(reader) for _ in range(STRESS.threads(10))]
     for th in threads:
-        th.join(20)
+        th.join(STRESS.seconds(20))
         assert not th.is_alive()
     ticker.stop()
 
@@ -270,8 +272,10 @@ def test_after_queuing(after_: Callable[[float], RecvChan[float]]) -> None:
     pytest.fail(err)
 
 
+@stress_test(timeout=60)
 def test_timer_stop_stress() -> None:
-    """Port of Go's TestTimerStopStress in src/time/sleep_test.go (shorter durations)."""
+    """Port of Go's TestTimerStopStress in src/time/sleep_test.go (shorter durations;
+    the scale grows the thread count only: each stops its timer 0.75 s before it is due)."""
     fired = []
 
     def stopper(i: int) -> None:
@@ -279,7 +283,7 @@ def test_timer_stop_stress() -> None:
         sleep(0.25)
         timer.stop()
 
-    threads = [go(stopper, i) for i in range(100)]
+    threads = [go(stopper, i) for i in range(STRESS.threads(100))]
     sleep(1.3)
     for th in threads:
         th.join(10)
@@ -505,6 +509,7 @@ def test_ticker_reset_lt_zero_duration() -> None:
     tk.stop()
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_long_adjust_timers() -> None:
     """After Go's TestLongAdjustTimers in src/time/tick_test.go (scaled down).
 
@@ -560,6 +565,7 @@ def test_long_adjust_timers() -> None:
     assert pending_count() == base
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_timer_gc() -> None:
     """After Go's TestTimerGC in src/time/tick_test.go: unreferenced timers are dropped.
 
@@ -997,6 +1003,7 @@ def test_after_func_exception_goes_to_excepthook(monkeypatch: pytest.MonkeyPatch
 # -- the scheduler: schedule(), pending_count(), scheduler_thread() --
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_schedule_runs_callbacks_in_deadline_order_on_the_scheduler_thread() -> None:
     rnd = random.Random(3)
     now = time.monotonic()
@@ -1024,6 +1031,7 @@ def test_schedule_runs_callbacks_in_deadline_order_on_the_scheduler_thread() -> 
     assert len(threads) == 1 and threads.pop().name == "gopool-timers"
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_schedule_cancel() -> None:
     base = settle()
     ran = threading.Event()
@@ -1051,6 +1059,7 @@ def test_schedule_rejects_bad_arguments() -> None:
         schedule(math.nan, lambda: None)
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_an_earlier_timer_wakes_the_waiting_scheduler() -> None:
     """The scheduler sleeps until the earliest deadline; a new earlier one wakes it."""
     far = Timer(HOUR)
@@ -1076,6 +1085,7 @@ def test_callback_exception_does_not_stop_the_scheduler(monkeypatch: pytest.Monk
     assert len(seen) == 1 and isinstance(seen[0], RuntimeError)
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_ten_thousand_timers_one_thread() -> None:
     """10,000 pending timers cost at most one extra thread, and all fire."""
     base = settle()
@@ -1091,6 +1101,7 @@ def test_ten_thousand_timers_one_thread() -> None:
     assert pending_count() == base
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_stop_leaves_nothing_behind() -> None:
     """10,000 created-and-stopped timers: pending_count back to base, heap compacted."""
     base = settle()
@@ -1109,6 +1120,7 @@ def test_stop_leaves_nothing_behind() -> None:
     assert len(_scheduler._sched.heap) <= 2 * base + 1
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_scheduler_thread_exits_when_idle() -> None:
     """In a fresh process: the thread exists while timers are pending, and exits after.
 
@@ -1184,6 +1196,7 @@ def test_sleep_interrupted_by_sigint(duration: str) -> None:
     assert p.returncode == 0
 
 
+@pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_fork_child_gets_a_working_scheduler() -> None:
