@@ -26,7 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -263,6 +264,51 @@ class YieldingInt(int):
         return int.__eq__(self, other) is True
 
     __hash__ = int.__hash__
+
+
+class CallbackLedger:
+    """Callbacks armed by key that record their runs, to check "each ran exactly once,
+    unless its ``stop()`` prevented it, and then never" once the races are over.
+
+    Thread-safe; waits on a plain ``threading.Condition``, not on gopool.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: set[Hashable] = set()
+        self._prevented: set[Hashable] = set()
+        self._runs: Counter[Hashable] = Counter()
+        self._open = 0
+
+    def arm(self, key: Hashable) -> Callable[[], None]:
+        """Count ``key`` as armed; the callback that records its run."""
+        with self._cond:
+            self._armed.add(key)
+            self._open += 1
+
+        def callback() -> None:
+            with self._cond:
+                self._runs[key] += 1
+                self._open -= 1
+                self._cond.notify_all()
+
+        return callback
+
+    def prevent(self, key: Hashable) -> None:
+        """``key``'s callback was stopped before it ran: it must never run."""
+        with self._cond:
+            self._prevented.add(key)
+            self._open -= 1
+            self._cond.notify_all()
+
+    def check(self, deadline: float = DEADLINE) -> None:
+        """Wait until every armed callback ran or was prevented, then check the runs."""
+        with self._cond:
+            settled = self._cond.wait_for(lambda: self._open <= 0, deadline)
+            assert settled, f"{self._open} callbacks neither ran nor were stopped"
+            assert set(self._runs) == self._armed - self._prevented
+            twice = [k for k, n in self._runs.items() if n > 1]
+            assert not twice, f"callbacks ran more than once: {twice[:10]}"
 
 
 @pytest.fixture
