@@ -11,7 +11,9 @@ in it re-panics in every ``Do`` caller (and crashes the program when a
 :meth:`Group.do` caller of that flight has the same exception instance
 raised (with the traceback into the function), and every
 :meth:`Group.do_chan` caller gets it as the result's ``err``. Nothing is
-reported as a goroutine panic.
+reported as a goroutine panic. Whatever the function raises is the flight's
+outcome, a ``KeyboardInterrupt`` that reaches a main thread running it
+included: the callers waiting for that flight get it too.
 
 Invariants of a :class:`Group` (each holds whenever ``_lock`` is free):
 
