@@ -207,6 +207,29 @@ def test_waiters_see_the_traceback_into_the_function() -> None:
         assert any(tb.name == "failing_function" for tb in e.traceback)
 
 
+def test_an_interrupt_of_the_function_is_the_outcome() -> None:
+    """A KeyboardInterrupt raised in the function ends the flight with it, for the waiters
+    too (the same instance), and the next call runs afresh."""
+    g: Group[int] = Group()
+    gate = threading.Event()
+    interrupt = KeyboardInterrupt()
+
+    def fn() -> int:
+        gate.wait(DEADLINE)
+        raise interrupt
+
+    runner = spawn(g.do, "k", fn)
+    until(lambda: in_flight(g, "k") == 0, "the runner in the flight")
+    waiter = spawn(g.do, "k", fn)
+    until(lambda: in_flight(g, "k") == 1, "the waiter in the flight")
+    gate.set()
+    for t in (runner, waiter):
+        with pytest.raises(KeyboardInterrupt) as e:
+            t.join()
+        assert e.value is interrupt
+    assert g.do("k", lambda: 1) == (1, False)
+
+
 def test_panic_do_chan() -> None:
     """Go's TestPanicDoChan (a crash in Go): here the exception is the result's err, and is
     not reported as a goroutine panic."""
