@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, hammer, sigint_child, spawn, until
+from conftest import DEADLINE, Task, hammer, sigint_child, spawn, until
 
 from gopool import Chan, WaitGroup, atomic, singleflight
 from gopool.singleflight import Group, SingleflightResult
@@ -38,6 +38,23 @@ def in_flight(g: Group[Any], key: str) -> int:
     with g._lock:
         c = g._calls.get(key)
         return -1 if c is None else c.dups
+
+
+def one_flight(g: Group[Any], key: str, exc: BaseException) -> list[Task]:
+    """A runner and a waiter in one flight of ``key`` whose function raises ``exc`` when
+    the runner and the waiter are both in; the two callers' tasks."""
+    gate = threading.Event()
+
+    def failing_function() -> None:
+        gate.wait(DEADLINE)
+        raise exc
+
+    runner = spawn(g.do, key, failing_function)
+    until(lambda: in_flight(g, key) == 0, "the runner in the flight")
+    waiter = spawn(g.do, key, failing_function)
+    until(lambda: in_flight(g, key) == 1, "the waiter in the flight")
+    gate.set()
+    return [runner, waiter]
 
 
 def test_docstring_examples() -> None:
@@ -189,19 +206,7 @@ def test_panic_do() -> None:
 
 def test_waiters_see_the_traceback_into_the_function() -> None:
     """A waiter's exception carries the traceback into the function that raised it."""
-    g: Group[None] = Group()
-    gate = threading.Event()
-
-    def failing_function() -> None:
-        gate.wait(DEADLINE)
-        raise KeyError("gone")
-
-    runner = spawn(g.do, "key", failing_function)
-    until(lambda: in_flight(g, "key") == 0, "the runner in the flight")
-    waiter = spawn(g.do, "key", failing_function)
-    until(lambda: in_flight(g, "key") == 1, "the waiter in the flight")
-    gate.set()
-    for t in (runner, waiter):
+    for t in one_flight(Group(), "key", KeyError("gone")):
         with pytest.raises(KeyError) as e:
             t.join()
         assert any(tb.name == "failing_function" for tb in e.traceback)
@@ -211,19 +216,8 @@ def test_an_interrupt_of_the_function_is_the_outcome() -> None:
     """A KeyboardInterrupt raised in the function ends the flight with it, for the waiters
     too (the same instance), and the next call runs afresh."""
     g: Group[int] = Group()
-    gate = threading.Event()
     interrupt = KeyboardInterrupt()
-
-    def fn() -> int:
-        gate.wait(DEADLINE)
-        raise interrupt
-
-    runner = spawn(g.do, "k", fn)
-    until(lambda: in_flight(g, "k") == 0, "the runner in the flight")
-    waiter = spawn(g.do, "k", fn)
-    until(lambda: in_flight(g, "k") == 1, "the waiter in the flight")
-    gate.set()
-    for t in (runner, waiter):
+    for t in one_flight(g, "k", interrupt):
         with pytest.raises(KeyboardInterrupt) as e:
             t.join()
         assert e.value is interrupt
