@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ def cpu_model() -> str:
 
 
 def gopool_state(measured: Iterable[str] = ()) -> str:
-    """Which gopool ran: its path, git commit, and a digest of the ``measured`` modules."""
+    """Which gopool ran: its path, git commit, and a digest of the ``measured`` modules
+    (files or folders of the package, such as ``"chan.py"`` or ``"pools"``)."""
     import gopool
 
     package = Path(gopool.__file__).resolve().parent
@@ -33,7 +35,9 @@ def gopool_state(measured: Iterable[str] = ()) -> str:
     if names:
         h = hashlib.sha256()
         for name in names:
-            h.update((package / name).read_bytes())
+            path = package / name
+            for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+                h.update(file.read_bytes())
         label = "/".join(n.removesuffix(".py") for n in names)
         state += f", {label} sha256 {h.hexdigest()[:12]}"
     try:
@@ -56,13 +60,22 @@ def gopool_state(measured: Iterable[str] = ()) -> str:
     return state + f", commit {head}" + (" with uncommitted changes" if dirty else "")
 
 
+def python_build() -> str:
+    """The interpreter, and whether its GIL is off (a free-threaded build)."""
+    name = f"{platform.python_implementation()} {platform.python_version()}"
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return name
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return f"{name} free-threaded, GIL {'on' if gil else 'off'}"
+
+
 def machine(measured: Iterable[str] = ()) -> dict[str, Any]:
     """Where a benchmark ran: platform, Python, CPUs, load, and which gopool (see gopool_state)."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "python": python_build(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": affinity,
         "cpu_model": cpu_model(),

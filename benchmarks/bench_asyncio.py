@@ -27,12 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import importlib
 import io
 import pstats
-import shlex
-import statistics
 import sys
 import threading
 import time
@@ -46,9 +43,10 @@ except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool import Chan
 
-from _machine import machine as _machine_info  # this folder
+import _harness as h  # this folder
+from _harness import Metrics
+from _machine import machine as _machine_info
 
-Metrics = dict[str, float]
 CAP = 1024
 
 
@@ -263,19 +261,13 @@ def run_all(items: int, reps: int) -> dict[str, list[Metrics]]:
     benches = benchmarks(items)
     for bench in benches.values():  # warm-up, outside the figures
         bench()
-    raw: dict[str, list[Metrics]] = {key: [] for key in benches}
-    for rep in range(reps):
-        for key in list(benches) if rep % 2 == 0 else list(reversed(benches)):
-            print(f"  rep {rep + 1}/{reps}: {key}", file=sys.stderr, flush=True)
-            gc.collect()
-            raw[key].append(benches[key]())
-    return raw
+    return h.run_interleaved(benches, reps)
 
 
 def _rate(raw: dict[str, list[Metrics]], key: str) -> float | None:
     if key not in raw:
         return None
-    return raw[key][0]["items"] / statistics.median(m["seconds"] for m in raw[key])
+    return raw[key][0]["items"] / h.median_of(raw, key)
 
 
 def _cell(rate: float | None) -> str:
@@ -308,44 +300,35 @@ def rows(raw: dict[str, list[Metrics]]) -> list[list[str]]:
 
 
 def render(command: str, info: dict[str, Any], reps: int, table: list[list[str]]) -> str:
-    load = info["load_average_at_start"]
     versions = ", ".join(
         f"{name} {getattr(mod, '__version__', '?')}"
         for name, mod in (("janus", janus), ("culsans", culsans), ("aiologic", aiologic))
         if mod is not None
     )
-    lines = [
-        "## gopool between threads and asyncio tasks",
-        "",
-        f"- command: `{command}`",
-        f"- machine: {info['platform']}, {info['cpu_model']}, {info['cpu_count']} CPUs"
-        + (f", load average {load[0]:.2f} at start" if load else ""),
-        f"- python: {info['python']}; {versions}",
-        f"- gopool: {info['gopool']}",
-        f"- method: items per second through a buffer of {CAP}, medians of {reps} interleaved"
+    method = [
+        f"anchors: {versions or 'none installed'}",
+        f"method: items per second through a buffer of {CAP}, medians of {reps} interleaved"
         " repetitions, every figure from this one run; (Nx) is gopool's rate over that column's",
-        "",
-        "| direction | gopool Chan | janus | culsans | aiologic | asyncio.Queue |",
-        "|---|---|---|---|---|---|",
     ]
-    lines += ["| " + " | ".join(r) + " |" for r in table]
-    return "\n".join(lines)
+    columns = ["direction", "gopool Chan", "janus", "culsans", "aiologic", "asyncio.Queue"]
+    lines = h.header("gopool between threads and asyncio tasks", command, info, method)
+    return "\n".join([*lines, "", *h.table(columns, table)])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer items, 3 repetitions")
-    parser.add_argument("--reps", type=int, help="repetitions (default 5, or 3 with --quick)")
+    h.add_run_arguments(parser, "fewer items, 3 repetitions")
     parser.add_argument("--profile", metavar="BENCHMARK", help="cProfile one benchmark")
     args = parser.parse_args(argv)
     items = 20_000 if args.quick else 200_000
-    reps = args.reps if args.reps is not None else (3 if args.quick else 5)
+    reps = h.reps_of(parser, args)
     if args.profile:
         print(profile(items, args.profile))
         return
-    command = shlex.join([sys.executable, *sys.argv])
+    command = h.command_line()
     info = _machine_info(["chan.py", "_aio.py"])
     raw = run_all(items, reps)
+    info["load_average_at_end"] = h.load_average()
     print(render(command, info, reps, rows(raw)))
 
 

@@ -38,19 +38,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import faulthandler
-import gc
 import io
-import json
 import os
 import pstats
 import queue
-import shlex
-import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +56,12 @@ except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool import Chan, nilchan, select
 
-from _machine import machine as _machine_info  # this folder
-
-Metrics = dict[str, float]
+import _harness as h  # this folder
+from _harness import Metrics
+from _machine import machine as _machine_info
 
 CAP = 1024
 BLOCKED_THREADS = 50
-WATCHDOG_SECONDS = 300.0
 
 
 # -- threads: every benchmark thread is started here, so --profile can see it --
@@ -385,9 +380,9 @@ def blocked_queue(seconds: float) -> Metrics:
 
 
 class Config:
-    def __init__(self, quick: bool, reps: int | None, cpu: int | None) -> None:
+    def __init__(self, quick: bool, reps: int, cpu: int | None) -> None:
         self.quick = quick
-        self.reps = reps if reps is not None else (3 if quick else 5)
+        self.reps = reps
         self.items = 20_000 if quick else 200_000
         self.round_trips = 2_000 if quick else 20_000
         self.select_items = 20_000 if quick else 200_000
@@ -432,28 +427,12 @@ def _warm_up(benches: dict[str, tuple[Callable[[Any], Metrics], Any]]) -> None:
 def run_all(cfg: Config, progress: bool) -> dict[str, list[Metrics]]:
     benches = benchmarks(cfg)
     _warm_up(benches)
-    raw: dict[str, list[Metrics]] = {key: [] for key in benches}
-    for rep in range(cfg.reps):
-        keys = list(benches) if rep % 2 == 0 else list(reversed(benches))
-        for key in keys:
-            if progress:
-                print(f"  rep {rep + 1}/{cfg.reps}: {key}", file=sys.stderr, flush=True)
-            fn, size = benches[key]
-            gc.collect()
-            faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
-            try:
-                raw[key].append(fn(size))
-            finally:
-                faulthandler.cancel_dump_traceback_later()
-    return raw
-
-
-def _median(raw: dict[str, list[Metrics]], key: str, metric: str = "seconds") -> float:
-    return statistics.median(m[metric] for m in raw[key])
+    cases = {key: partial(fn, size) for key, (fn, size) in benches.items()}
+    return h.run_interleaved(cases, cfg.reps, progress=progress)
 
 
 def _rate(raw: dict[str, list[Metrics]], key: str) -> float:
-    return raw[key][0]["items"] / _median(raw, key)
+    return raw[key][0]["items"] / h.median_of(raw, key)
 
 
 def _fmt_rate(rate: float, unit: str) -> str:
@@ -462,13 +441,6 @@ def _fmt_rate(rate: float, unit: str) -> str:
     if rate >= 1e3:
         return f"{rate / 1e3:.1f} k {unit}/s"
     return f"{rate:.0f} {unit}/s"
-
-
-def _spread(raw: dict[str, list[Metrics]], key: str, metric: str = "seconds") -> float:
-    """Half the min-max range of the repetitions, relative to their median."""
-    values = [m[metric] for m in raw[key]]
-    med = statistics.median(values)
-    return (max(values) - min(values)) / 2 / med if med else 0.0
 
 
 def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any]]:
@@ -487,7 +459,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         ratio = mine / theirs
         # Process CPU per item: less disturbed than wall time by other
         # processes competing for the CPUs.
-        cpu_ratio = _median(raw, anchor, "cpu") / _median(raw, key, "cpu")
+        cpu_ratio = h.median_of(raw, anchor, "cpu") / h.median_of(raw, key, "cpu")
         extra = ""
         if unit == "round trips":
             extra = f" ({1e6 / mine:.1f} us each)"
@@ -497,11 +469,11 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         rows.append(
             {
                 "benchmark": name,
-                "gopool": _fmt_rate(mine, unit) + extra + f" ±{_spread(raw, key):.0%}",
+                "gopool": _fmt_rate(mine, unit) + extra + f" ±{h.spread_of(raw, key):.0%}",
                 "anchor": f"{anchor_name}: "
                 + _fmt_rate(theirs, unit)
                 + anchor_extra
-                + f" ±{_spread(raw, anchor):.0%}",
+                + f" ±{h.spread_of(raw, anchor):.0%}",
                 "ratio": f"{ratio:.2f}x (CPU {cpu_ratio:.2f}x)",
                 "target": target,
                 "met": "-" if threshold is None else ("yes" if ratio >= threshold else "NO"),
@@ -559,15 +531,15 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         "select_chan",
         "select_polling",
         "polling 4 `queue.Queue`s (`get_nowait` each in turn, 100 us sleep when all are"
-        f" empty; slept {_median(raw, 'select_polling', 'sleeps'):.0f} times per run)",
+        f" empty; slept {h.median_of(raw, 'select_polling', 'sleeps'):.0f} times per run)",
         "items",
         ">= 1.5x",
         1.5,
     )
-    sel_cost = _median(raw, "select_chan") / raw["select_chan"][0]["items"]
-    plain_cost = _median(raw, "plain_recv") / raw["plain_recv"][0]["items"]
+    sel_cost = h.median_of(raw, "select_chan") / raw["select_chan"][0]["items"]
+    plain_cost = h.median_of(raw, "plain_recv") / raw["plain_recv"][0]["items"]
     cost_ratio = sel_cost / plain_cost
-    cpu_cost_ratio = _median(raw, "select_chan", "cpu") / _median(raw, "plain_recv", "cpu")
+    cpu_cost_ratio = h.median_of(raw, "select_chan", "cpu") / h.median_of(raw, "plain_recv", "cpu")
     if cost_ratio <= 3:
         met = "yes"
     elif cost_ratio <= 5:
@@ -577,9 +549,10 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
     rows.append(
         {
             "benchmark": "3. cost per item: `select` over 4 channels vs plain `recv()` from one",
-            "gopool": f"select: {sel_cost * 1e6:.2f} us/item ±{_spread(raw, 'select_chan'):.0%}",
+            "gopool": f"select: {sel_cost * 1e6:.2f} us/item"
+            f" ±{h.spread_of(raw, 'select_chan'):.0%}",
             "anchor": f"plain `recv()`, 1 producer: {plain_cost * 1e6:.2f} us/item"
-            f" ±{_spread(raw, 'plain_recv'):.0%}",
+            f" ±{h.spread_of(raw, 'plain_recv'):.0%}",
             "ratio": f"{cost_ratio:.2f}x (CPU {cpu_cost_ratio:.2f}x)",
             "target": "<= 3x (must be <= 5x)",
             "met": met,
@@ -591,10 +564,10 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
             },
         }
     )
-    cpu_c = _median(raw, "blocked_chan", "cpu_seconds")
-    cpu_q = _median(raw, "blocked_queue", "cpu_seconds")
-    wk_c = _median(raw, "blocked_chan", "wakeups")
-    wk_q = _median(raw, "blocked_queue", "wakeups")
+    cpu_c = h.median_of(raw, "blocked_chan", "cpu_seconds")
+    cpu_q = h.median_of(raw, "blocked_queue", "cpu_seconds")
+    wk_c = h.median_of(raw, "blocked_chan", "wakeups")
+    wk_q = h.median_of(raw, "blocked_queue", "wakeups")
     secs = f"{cfg.blocked_seconds:g}"
     rows.append(
         {
@@ -623,32 +596,14 @@ def machine() -> dict[str, Any]:
 
 
 def render(cfg: Config, command: str, info: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    load = info["load_average_at_start"]
-    end = info.get("load_average_at_end")
-    lines = [
-        "## gopool channel benchmarks",
-        "",
-        f"- command: `{command}`",
-        f"- machine: {info['platform']}, {info['cpu_model']}, {info['cpu_count']} CPUs"
-        f" ({info['cpus_usable']} usable)"
-        + (f", load average {load[0]:.2f} at start" if load else "")
-        + (f", {end[0]:.2f} at end" if end else ""),
-        f"- python: {info['python']}, switch interval {info['switch_interval_s'] * 1e3:g} ms",
-        f"- gopool: {info['gopool']}",
-        f"- method: medians of {cfg.reps} interleaved repetitions, every figure and its"
+    method = [
+        f"method: medians of {cfg.reps} interleaved repetitions, every figure and its"
         " anchor from this one run; ± is half the min-max range of the repetitions;"
         " (CPU x) is the same ratio on process CPU time, which other processes"
         " competing for the CPUs disturb less than wall time",
-        "",
-        "| benchmark | gopool | anchor (same run) | ratio | target | met |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['benchmark']} | {r['gopool']} | {r['anchor']} | {r['ratio']}"
-            f" | {r['target']} | {r['met']} |"
-        )
-    return "\n".join(lines)
+    lines = h.header("gopool channel benchmarks", command, info, method)
+    return "\n".join([*lines, "", *h.rows_table(rows)])
 
 
 def profile(cfg: Config, key: str) -> str:
@@ -678,29 +633,19 @@ def profile(cfg: Config, key: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer items, 3 repetitions")
-    parser.add_argument("--reps", type=int, help="repetitions (default 5, or 3 with --quick)")
+    h.add_run_arguments(parser, "fewer items, 3 repetitions")
     parser.add_argument("--cpu", type=int, help="the CPU for the pinned ping-pong")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        metavar="PATH",
-        help="write raw data and rows as JSON to PATH, or to stdout instead of the table",
-    )
+    h.add_json_argument(parser)
     parser.add_argument("--profile", metavar="BENCHMARK", help="cProfile one benchmark")
     args = parser.parse_args(argv)
-    if args.reps is not None and args.reps < 1:
-        parser.error("--reps must be at least 1")
-    cfg = Config(args.quick, args.reps, args.cpu)
+    cfg = Config(args.quick, h.reps_of(parser, args), args.cpu)
     if args.profile:
         print(profile(cfg, args.profile))
         return
-    command = shlex.join([sys.executable, *sys.argv])
+    command = h.command_line()
     info = machine()
     raw = run_all(cfg, progress=True)
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_end"] = os.getloadavg()
+    info["load_average_at_end"] = h.load_average()
     rows = build_rows(cfg, raw)
     report = {
         "command": command,
@@ -709,14 +654,7 @@ def main(argv: list[str] | None = None) -> None:
         "rows": rows,
         "raw": raw,
     }
-    if args.json == "-":
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return
-    print(render(cfg, command, info, rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    h.emit(render(cfg, command, info, rows), report, args.json)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ machine spreads over all cases instead of sinking one.
     python benchmarks/bench_pools.py            # the full run (about a minute)
     python benchmarks/bench_pools.py --quick    # a tenth of the jobs, 3 repetitions
     python benchmarks/bench_pools.py --profile  # cProfile of the trivial default case
+    python benchmarks/bench_pools.py --json out.json   # the tables, and raw data to a file
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import os
-import platform
 import pstats
 import statistics
 import sys
@@ -49,6 +48,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 try:
     from gopool.pools import Pool
@@ -56,10 +56,12 @@ except ModuleNotFoundError:  # a checkout where gopool is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gopool.pools import Pool
 
-from _machine import cpu_model  # this folder
+import _harness as h  # this folder
+from _harness import Metrics
+from _machine import machine
 
 from gopool.chan import go
-from gopool.pools._base import _Core
+from gopool.pools._core import Core
 
 SLEEP = 0.005
 
@@ -111,11 +113,11 @@ def ours_warm(workers: int, fn: Callable[[int], int], n: int) -> float:
 
 def stats_off(run: Callable[[], float]) -> float:
     """``run()`` with the per-job statistics switched off (the counts are kept regardless)."""
-    _Core.track_jobs = False
+    Core.track_jobs = False
     try:
         return run()
     finally:
-        _Core.track_jobs = True
+        Core.track_jobs = True
 
 
 def stats_cost(n: int, pairs: int) -> tuple[float, float]:
@@ -156,14 +158,11 @@ def executor_warm(workers: int, fn: Callable[[int], int], n: int) -> float:
         return time.perf_counter() - start
 
 
-def machine() -> str:
-    cpu = cpu_model()
-    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}"
-        f"{'' if gil else ' (free-threaded)'}, {platform.system()} {platform.release()}, "
-        f"{os.cpu_count()} CPUs: {cpu}"
-    )
+def with_cpu(run: Callable[[], float]) -> Metrics:
+    """``run()``'s wall seconds (what it timed itself) and the process CPU seconds it took."""
+    started = time.process_time()
+    seconds = run()
+    return {"seconds": seconds, "cpu": time.process_time() - started}
 
 
 def profile_trivial(n: int) -> None:
@@ -203,23 +202,21 @@ def profile_trivial(n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a tenth of the jobs, 3 repetitions")
+    h.add_run_arguments(parser, "a tenth of the jobs, 3 repetitions")
     parser.add_argument(
         "--profile", action="store_true", help="print a cProfile of the trivial case"
     )
-    parser.add_argument(
-        "--repeat", type=int, default=None, help="repetitions (default 5; 3 with --quick)"
-    )
+    h.add_json_argument(parser)
     args = parser.parse_args(argv)
+    repeat = h.reps_of(parser, args)
 
     n_trivial, n_sleep = (10_000, 400) if args.quick else (100_000, 2_000)
-    repeat = args.repeat or (3 if args.quick else 5)
-    print(f"machine: {machine()}")
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    command = h.command_line()
+    info = machine(["pools"])
     if args.profile:
+        print("\n".join(h.header("gopool pools: profile", command, info, [])))
         profile_trivial(n_trivial)
         return 0
-    print(f"medians of {repeat} interleaved repetitions; gopool pools driven by Pool.map()")
 
     cases: dict[str, Callable[[], float]] = {
         "executor": lambda: executor(4, trivial, n_trivial),
@@ -233,55 +230,33 @@ def main(argv: list[str] | None = None) -> int:
         "sleep executor warm": lambda: executor_warm(64, sleeping, n_sleep),
         "sleep ours warm": lambda: ours_warm(64, sleeping, n_sleep),
     }
-    names = list(cases)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-    for rep in range(repeat):
-        shift = rep % len(names)
-        for name in names[shift:] + names[:shift]:
-            # The garbage of one case (the executor's 100,000 futures) must not be
-            # collected on the clock of the next one.
-            gc.collect()
-            started = time.process_time()
-            times[name].append(cases[name]())
-            cpu[name].append(time.process_time() - started)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    med_cpu = {name: statistics.median(ts) for name, ts in cpu.items()}
-
-    base = med["executor"]
-    rows = [
-        ("ThreadPoolExecutor(4).map", "executor"),
-        ("Pool(4, f).map, default buffer", "default"),
-        ("Pool(4, f).map, default buffer, per-job stats off", "default stats off"),
-        ("Pool(4, f, buffer=8).map", "8"),
-        ("Pool(4, f, buffer=1024).map", "1024"),
-        ("Pool(4, f): submit from go(), iterate results()", "submit"),
-    ]
-    print(f"\ntrivial jobs: {n_trivial:,} x (x + 1), 4 workers")
-    print(f"{'':52}{'median s':>10}{'jobs/s':>12}{'vs executor':>13}")
-    for label, key in rows:
-        t = med[key]
-        print(f"{label:52}{t:10.3f}{n_trivial / t:12,.0f}{base / t:12.2f}x")
-    on, off = med["default"], med["default stats off"]
-    on_cpu, off_cpu = med_cpu["default"], med_cpu["default stats off"]
-    print(
-        f"stats on / stats off, default buffer: wall {on / off:.3f} ({on / off - 1:+.1%}),"
-        f" CPU {on_cpu / off_cpu:.3f} ({on_cpu / off_cpu - 1:+.1%})"
+    raw = h.run_interleaved(
+        {name: (lambda run=run: with_cpu(run)) for name, run in cases.items()},  # type: ignore[misc]
+        repeat,
+        order="rotate",
     )
+    med = {name: h.median_of(raw, name) for name in cases}
+    med_cpu = {name: h.median_of(raw, name, "cpu") for name in cases}
     n_pair, pairs = n_trivial // 10, 10 * repeat
     wall_ratio, cpu_ratio = stats_cost(n_pair, pairs)
-    print(
-        f"the same, median of {pairs} alternating pairs of {n_pair:,} jobs:"
-        f" wall {wall_ratio:.3f} ({wall_ratio - 1:+.1%}),"
-        f" CPU {cpu_ratio:.3f} ({cpu_ratio - 1:+.1%})"
-    )
+    info["load_average_at_end"] = h.load_average()
 
+    base = med["executor"]
+    trivial_rows = [
+        [label, f"{med[key]:.3f}", f"{n_trivial / med[key]:,.0f}", f"{base / med[key]:.2f}x"]
+        for label, key in [
+            ("ThreadPoolExecutor(4).map", "executor"),
+            ("Pool(4, f).map, default buffer", "default"),
+            ("Pool(4, f).map, default buffer, per-job stats off", "default stats off"),
+            ("Pool(4, f, buffer=8).map", "8"),
+            ("Pool(4, f, buffer=1024).map", "1024"),
+            ("Pool(4, f): submit from go(), iterate results()", "submit"),
+        ]
+    ]
+    on, off = med["default"], med["default stats off"]
+    on_cpu, off_cpu = med_cpu["default"], med_cpu["default stats off"]
     ideal = n_sleep * SLEEP / 64
-    print(
-        f"\nsleeping jobs: {n_sleep:,} x sleep({SLEEP * 1000:g} ms), 64 workers;"
-        f" ideal {ideal:.3f} s"
-    )
-    print(f"{'':52}{'median s':>10}{'efficiency':>12}{'vs executor':>13}")
+    sleep_rows = []
     for label, key, base_key in [
         ("ThreadPoolExecutor(64).map", "sleep executor", "sleep executor"),
         ("Pool(64, f).map, default buffer", "sleep ours", "sleep executor"),
@@ -290,11 +265,40 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         t = med[key]
         ratio = med[base_key or key] / t
-        print(f"{label:52}{t:10.3f}{ideal / t:11.0%} {ratio:12.2f}x")
+        sleep_rows.append([label, f"{t:.3f}", f"{ideal / t:.0%}", f"{ratio:.2f}x"])
     # Even with no overhead at all, the jobs take ceil(jobs / 64) rounds of 5 ms (32 for
     # 2,000, not 31.25): the ideal is reachable only to within that last, partial round.
     rounds = -(-n_sleep // 64)
-    print(f"(the most any pool can reach: {n_sleep / 64 / rounds:.1%}, in {rounds} rounds)")
+    method = [
+        f"method: medians of {repeat} interleaved repetitions (rotated order); gopool pools"
+        " driven by Pool.map()"
+    ]
+    lines = [
+        *h.header("gopool pools against ThreadPoolExecutor", command, info, method),
+        "",
+        f"trivial jobs: {n_trivial:,} x (x + 1), 4 workers",
+        "",
+        *h.table(["case", "median s", "jobs/s", "vs executor"], trivial_rows, numbers=True),
+        "",
+        f"stats on / stats off, default buffer: wall {on / off:.3f} ({on / off - 1:+.1%}),"
+        f" CPU {on_cpu / off_cpu:.3f} ({on_cpu / off_cpu - 1:+.1%})",
+        f"the same, median of {pairs} alternating pairs of {n_pair:,} jobs:"
+        f" wall {wall_ratio:.3f} ({wall_ratio - 1:+.1%}),"
+        f" CPU {cpu_ratio:.3f} ({cpu_ratio - 1:+.1%})",
+        "",
+        f"sleeping jobs: {n_sleep:,} x sleep({SLEEP * 1000:g} ms), 64 workers; ideal {ideal:.3f} s",
+        "",
+        *h.table(["case", "median s", "efficiency", "vs executor"], sleep_rows, numbers=True),
+        "",
+        f"(the most any pool can reach: {n_sleep / 64 / rounds:.1%}, in {rounds} rounds)",
+    ]
+    report: dict[str, Any] = {
+        "command": command,
+        "machine": info,
+        "raw": raw,
+        "stats_pairs": {"wall": wall_ratio, "cpu": cpu_ratio, "pairs": pairs, "jobs": n_pair},
+    }
+    h.emit("\n".join(lines), report, args.json)
     return 0
 
 

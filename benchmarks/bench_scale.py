@@ -1,7 +1,9 @@
-"""CPU-bound jobs past the GIL: the generic pool on threads, over processes, over Dask.
+"""CPU-bound jobs past the GIL: the generic pool on threads, over processes, over Dask,
+and, with ``--free-threaded``, on the threads of a free-threaded CPython beside a GIL one.
 
-200 jobs of about 20 ms of pure-Python CPU work each (an integer loop, its
-length calibrated on this machine at start) run through:
+The executors section (the default): 200 jobs of about 20 ms of pure-Python CPU
+work each (an integer loop, its length calibrated on this machine at start) run
+through:
 
 * one thread, a plain loop: the baseline every speed-up is measured against;
 * ``Pool(4, f)``: the pool on its own threads (the GIL: no speed-up);
@@ -26,32 +28,61 @@ over 2 processes at least 1.7x faster than on threads, and within 10% of
 ``ProcessPoolExecutor(2).map``; the Dask executor completes every job with
 the same results.
 
+The free-threaded section (``--free-threaded``) runs the same workloads in
+several interpreters in one sitting, by default this one and the
+free-threaded CPython at ``/opt/python-ft`` (with ``PYTHON_GIL=0``), each
+repetition a child process per interpreter, the interpreters alternating:
+
+* CPU-bound jobs through ``Pool(w, f)`` on threads, ``w`` = 1, 2 and 4:
+  throughput, and the speed-up over one worker (the GIL allows none);
+* a buffered ``Chan(1024)`` with 2 producer and 2 consumer threads, against
+  the same over a minimal bounded buffer (a ``deque`` and two ``Condition``s
+  on one lock, ``queue.Queue`` without its bookkeeping);
+* ``select`` over 4 ``Chan(1024)``, one producer each, 2 consumer threads;
+* ``Pool(4, f).map`` over 100,000 trivial jobs ``x + 1`` against
+  ``ThreadPoolExecutor(4).map``.
+
+Its last lines check the issue's targets: on the free-threaded interpreter,
+CPU-bound jobs on 2 workers at least 1.8x one worker's throughput, and the
+trivial jobs' ratio against the executor within 10% of the GIL
+interpreter's.
+
     python benchmarks/bench_scale.py            # 200 jobs, 5 repetitions (about 2 minutes)
     python benchmarks/bench_scale.py --quick    # 50 jobs, 3 repetitions
+    python benchmarks/bench_scale.py --free-threaded           # this Python and 3.13t
+    python benchmarks/bench_scale.py --free-threaded --pythons A B ...
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import logging
 import multiprocessing
 import os
-import platform
-import statistics
+import subprocess
 import sys
+import sysconfig
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 try:
+    from gopool import Chan, nilchan, select
     from gopool.pools import Pool
 except ModuleNotFoundError:  # a checkout where gopool is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gopool import Chan, nilchan, select
     from gopool.pools import Pool
 
-from _machine import cpu_model, gopool_state  # this folder
+import _harness as h  # this folder
+from _harness import Metrics
+from _machine import machine, python_build
 
 JOB_SECONDS = 0.020
 WORKERS = 4
@@ -89,19 +120,6 @@ def _time_spin(n: int) -> float:
     return time.perf_counter() - start
 
 
-def machine() -> str:
-    return (
-        f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs: {cpu_model()}"
-    )
-
-
-def load() -> str:
-    if not hasattr(os, "getloadavg"):
-        return "n/a"
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def mp_context() -> multiprocessing.context.BaseContext:
     # fork() from a process running threads can deadlock the child; a fork
     # server starts the processes from a clean, single-threaded one.
@@ -116,29 +134,24 @@ def warm(executor: Executor, iterations: int) -> None:
         f.result()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="50 jobs, 3 repetitions")
-    parser.add_argument("--jobs", type=int, default=None, help="number of jobs (default 200)")
-    parser.add_argument(
-        "--repeat", type=int, default=None, help="repetitions (default 5; 3 with --quick)"
-    )
-    parser.add_argument("--no-dask", action="store_true", help="leave the Dask rows out")
-    args = parser.parse_args(argv)
-    n_jobs = args.jobs or (50 if args.quick else 200)
-    repeat = args.repeat or (3 if args.quick else 5)
+def timed_check(run: Callable[[], list[int]], reference: Callable[[], list[int]]) -> Metrics:
+    """``run()``'s wall seconds, and ``wrong`` = 1 if its results differ from ``reference()``."""
+    start = time.perf_counter()
+    got = run()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "wrong": float(got != reference())}
 
-    print(f"machine: {machine()}")
-    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"gopool: {gopool_state()}")
-    print(f"load average at start: {load()}")
+
+# -- the executors section --
+
+
+def executors_section(args: argparse.Namespace, repeat: int) -> int:
+    n_jobs = args.jobs or (50 if args.quick else 200)
+    command = h.command_line()
+    info = machine()
     iterations = calibrate()
     jobs = [(seed, iterations) for seed in range(n_jobs)]
-    expected = [spin(j) for j in jobs[:2]]  # and a warm-up of this process
-    print(
-        f"{n_jobs} jobs of spin({iterations:,} iterations), about {JOB_SECONDS * 1000:g} ms "
-        f"each on one thread; medians of {repeat} interleaved repetitions"
-    )
+    reference = [spin(j) for j in jobs]  # and a warm-up of this process
 
     cases: dict[str, Callable[[], list[int]]] = {}
     labels: dict[str, str] = {}
@@ -148,12 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     dask_note = ""
     try:
         warm(processes, iterations)
-
-        def one_thread() -> list[int]:
-            return [spin(j) for j in jobs]
-
         labels["one"] = "one thread, a plain loop"
-        cases["one"] = one_thread
+        cases["one"] = lambda: [spin(j) for j in jobs]
         labels["threads"] = f"Pool({WORKERS}, f) on threads"
         cases["threads"] = lambda: list(Pool(WORKERS, spin).map(jobs, ordered=True))
         labels["pool-ppe"] = f"Pool({WORKERS}, f, executor=ProcessPoolExecutor({PROCESSES}))"
@@ -198,51 +207,59 @@ def main(argv: list[str] | None = None) -> int:
                 labels["dask-map"] = "client.gather(client.map(f, jobs)), same cluster"
                 # pure=False: a fresh task every time, as the pool's executor runs.
                 cases["dask-map"] = lambda: list(client.gather(client.map(spin, jobs, pure=False)))
-
-        names = list(cases)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        reference: list[int] | None = None
-        wrong: dict[str, int] = {name: 0 for name in names}
-        for rep in range(repeat):
-            shift = rep % len(names)
-            for name in names[shift:] + names[:shift]:
-                start = time.perf_counter()
-                got = cases[name]()
-                times[name].append(time.perf_counter() - start)
-                if reference is None:
-                    reference = got if name == "one" else one_thread()
-                    assert reference[:2] == expected
-                if got != reference:
-                    wrong[name] += 1
-            print(f"  repetition {rep + 1}/{repeat} done", file=sys.stderr, flush=True)
+        raw = h.run_interleaved(
+            {
+                name: (lambda run=run: timed_check(run, lambda: reference))
+                for name, run in cases.items()
+            },  # type: ignore[misc]
+            repeat,
+            order="rotate",
+        )
     finally:
         processes.shutdown(wait=True, cancel_futures=True)
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+    info["load_average_at_end"] = h.load_average()
 
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    spread = {name: (max(ts) - min(ts)) / 2 for name, ts in times.items()}
+    names = list(cases)
+    times = {name: [m["seconds"] for m in raw[name]] for name in names}
+    wrong = {name: int(sum(m["wrong"] for m in raw[name])) for name in names}
+    med = {name: h.median_of(raw, name) for name in names}
     base = med["one"]
-    print(f"load average at end: {load()}")
-    print(f"one job on one thread, measured: {base / n_jobs * 1000:.1f} ms (median run)\n")
     best = {name: min(ts) for name, ts in times.items()}
-    print("| case | median s | ± s | best s | speed-up over one thread | results |")
-    print("|---|---:|---:|---:|---:|---|")
-    for name in names:
-        ok = "all exact" if wrong[name] == 0 else f"WRONG in {wrong[name]} runs"
-        print(
-            f"| {labels[name]} | {med[name]:.3f} | {spread[name]:.3f} | {best[name]:.3f} "
-            f"| {base / med[name]:.2f}x | {ok} |"
-        )
+    rows = [
+        [
+            labels[name],
+            f"{med[name]:.3f}",
+            f"{h.half_range(times[name]):.3f}",
+            f"{best[name]:.3f}",
+            f"{base / med[name]:.2f}x",
+            "all exact" if wrong[name] == 0 else f"WRONG in {wrong[name]} runs",
+        ]
+        for name in names
+    ]
+    method = [
+        f"{n_jobs} jobs of spin({iterations:,} iterations), about {JOB_SECONDS * 1000:g} ms"
+        f" each on one thread; medians of {repeat} interleaved repetitions (rotated order),"
+        " executors made and warmed up outside the timing",
+        f"one job on one thread, measured: {base / n_jobs * 1000:.1f} ms (median run)",
+    ]
+    lines = [
+        *h.header("gopool CPU-bound jobs: threads, processes, Dask", command, info, method),
+        "",
+        *h.table(
+            ["case", "median s", "± s", "best s", "speed-up over one thread", "results"],
+            rows,
+            right=[False, True, True, True, True, False],
+        ),
+    ]
     if dask_note:
-        print(f"\n{dask_note}")
-    print("\nevery run, in seconds, in order:")
-    for name in names:
-        print(f"  {labels[name]}: {', '.join(f'{t:.3f}' for t in times[name])}")
+        lines += ["", dask_note]
+    lines += ["", "every run, in seconds, in order:"]
+    lines += [f"  {labels[name]}: {', '.join(f'{t:.3f}' for t in times[name])}" for name in names]
 
-    print()
     speedup = med["threads"] / med["pool-ppe"]
     gap = med["pool-ppe"] / med["ppe-map"] - 1
     checks = [
@@ -264,16 +281,396 @@ def main(argv: list[str] | None = None) -> int:
                 wrong["pool-dask"] == 0,
             )
         )
-    for text, passed in checks:
-        print(f"{'PASS' if passed else 'FAIL'}  {text}")
+    lines.append("")
+    lines += [f"{'PASS' if passed else 'FAIL'}  {text}" for text, passed in checks]
     # Load from other processes only ever adds time: the best runs show the
     # same ratios with the least of it (for reference; the checks use medians).
-    print(
+    lines.append(
         f"(best runs: {best['threads'] / best['pool-ppe']:.2f}x threads, "
         f"{best['pool-ppe'] / best['ppe-map'] - 1:+.1%} vs .map)"
     )
+    print("\n".join(lines))
     failed = any(wrong.values()) or not all(passed for _, passed in checks)
     return 1 if failed else 0
+
+
+# -- the free-threaded section: the workloads, run in a child per interpreter --
+
+FT_WORKERS = (1, 2, 4)
+CAP = 1024
+TRIVIAL_JOBS = 100_000
+
+
+class DequeBuffer:
+    """The minimal bounded buffer, the channels' anchor: a ``deque`` and two Conditions
+    on one lock (``queue.Queue`` without its task accounting), closable like a channel."""
+
+    def __init__(self, cap: int) -> None:
+        self._items: deque[int] = deque()
+        self._cap = cap
+        self._closed = False
+        lock = threading.Lock()
+        self._not_empty = threading.Condition(lock)
+        self._not_full = threading.Condition(lock)
+
+    def put(self, v: int) -> None:
+        with self._not_full:
+            while len(self._items) >= self._cap:
+                self._not_full.wait()
+            self._items.append(v)
+            self._not_empty.notify()
+
+    def get(self) -> int | None:
+        """The next item; None once closed and drained."""
+        with self._not_empty:
+            while not self._items:
+                if self._closed:
+                    return None
+                self._not_empty.wait()
+            v = self._items.popleft()
+            self._not_full.notify()
+            return v
+
+    def close(self) -> None:
+        with self._not_empty:
+            self._closed = True
+            self._not_empty.notify_all()
+
+
+def _run_threads(targets: list[Callable[[], int]]) -> list[int]:
+    """Start every target in its own thread at once; their results once all have ended."""
+    out = [0] * len(targets)
+
+    def run(i: int) -> None:
+        out[i] = targets[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(targets))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def _check_sum(total: int, n: int) -> float:
+    return float(total != n * (n - 1) // 2)
+
+
+def _two_by_two(
+    n: int, put: Callable[[int], None], drain: Callable[[], int], close: Callable[[], None]
+) -> Metrics:
+    """2 producers ``put`` n ints in all; the last one done calls ``close``; 2 consumers
+    ``drain`` (each returns the sum of what it took)."""
+    done = threading.Barrier(2, action=close)
+
+    def produce(first: int) -> int:
+        for v in range(first, n, 2):
+            put(v)
+        done.wait()
+        return 0
+
+    start = time.perf_counter()
+    sums = _run_threads([lambda: produce(0), lambda: produce(1), drain, drain])
+    return {"seconds": time.perf_counter() - start, "items": n, "wrong": _check_sum(sum(sums), n)}
+
+
+def chan_throughput(n: int) -> Metrics:
+    """2 producers and 2 consumers over one ``Chan(1024)``: n ints in all."""
+    ch: Chan[int] = Chan(CAP)
+    return _two_by_two(n, ch.send, lambda: sum(ch), ch.close)
+
+
+def deque_throughput(n: int) -> Metrics:
+    """The same over :class:`DequeBuffer`."""
+    buf = DequeBuffer(CAP)
+    return _two_by_two(n, buf.put, lambda: sum(iter(buf.get, None)), buf.close)
+
+
+def select_throughput(n: int) -> Metrics:
+    """4 producers, each on its own ``Chan(1024)``; 2 consumers select over all 4."""
+    chans = [Chan[int](CAP) for _ in range(4)]
+
+    def produce(k: int) -> int:
+        for v in range(k, n, 4):
+            chans[k].send(v)
+        chans[k].close()
+        return 0
+
+    def consume() -> int:
+        live: list[Chan[Any]] = list(chans)
+        total = 0
+        while any(c is not nilchan for c in live):
+            i, (v, ok) = select(*(c.recv_ok for c in live))
+            if ok:
+                total += v
+            else:
+                live[i] = nilchan  # closed and drained: stop selecting on it, as in Go
+        return total
+
+    start = time.perf_counter()
+    producers: list[Callable[[], int]] = [lambda k=k: produce(k) for k in range(4)]  # type: ignore[misc]
+    sums = _run_threads([*producers, consume, consume])
+    return {"seconds": time.perf_counter() - start, "items": n, "wrong": _check_sum(sum(sums), n)}
+
+
+def trivial(x: int) -> int:
+    return x + 1
+
+
+def _count(results: Any, n: int) -> float:
+    return float(sum(1 for _ in results) != n)
+
+
+def pool_trivial(n: int) -> Metrics:
+    start = time.perf_counter()
+    wrong = _count(Pool(4, trivial).map(range(n)), n)
+    return {"seconds": time.perf_counter() - start, "items": n, "wrong": wrong}
+
+
+def executor_trivial(n: int) -> Metrics:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(4) as ex:
+        wrong = _count(ex.map(trivial, range(n)), n)
+    return {"seconds": time.perf_counter() - start, "items": n, "wrong": wrong}
+
+
+def ft_cases(iterations: int, quick: bool) -> dict[str, Callable[[], Metrics]]:
+    """The free-threaded section's workloads, by key, in this interpreter."""
+    n_cpu = 16 if quick else 48
+    jobs = [(seed, iterations) for seed in range(n_cpu)]
+    reference = [spin(j) for j in jobs[:4]]
+    n_items = 20_000 if quick else 200_000
+    n_trivial = TRIVIAL_JOBS // 10 if quick else TRIVIAL_JOBS
+
+    def cpu(workers: int) -> Metrics:
+        start = time.perf_counter()
+        got = list(Pool(workers, spin).map(jobs, ordered=True))
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "items": n_cpu, "wrong": float(got[:4] != reference)}
+
+    cases: dict[str, Callable[[], Metrics]] = {
+        f"cpu-{w}": (lambda w=w: cpu(w))
+        for w in FT_WORKERS  # type: ignore[misc]
+    }
+    cases["chan"] = lambda: chan_throughput(n_items)
+    cases["deque"] = lambda: deque_throughput(n_items)
+    cases["select"] = lambda: select_throughput(n_items)
+    cases["pool-trivial"] = lambda: pool_trivial(n_trivial)
+    cases["executor-trivial"] = lambda: executor_trivial(n_trivial)
+    return cases
+
+
+def ft_child(args: argparse.Namespace) -> int:
+    """One repetition of every workload here; JSON on stdout: the build and the metrics."""
+    if args.calibrate:
+        json.dump({"iterations": calibrate()}, sys.stdout)
+        return 0
+    cases = ft_cases(args.iterations, args.quick)
+    for run in cases.values():  # a warm-up: imports, caches, the first threads
+        if args.warm:
+            run()
+    keys = list(cases)
+    shift = args.rep % len(keys)
+    order = keys[shift:] + keys[:shift]
+    raw = h.run_interleaved({k: cases[k] for k in order}, 1, progress=False)
+    json.dump({"python": python_build(), "metrics": {k: v[0] for k, v in raw.items()}}, sys.stdout)
+    return 0
+
+
+# -- the free-threaded section: the driver --
+
+FT_PYTHON = "/opt/python-ft/bin/python3.13t"
+
+
+@functools.cache
+def _free_threaded(python: str) -> bool:
+    """Whether ``python`` is a free-threaded build (its children then run with the GIL off)."""
+    out = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_config_var('Py_GIL_DISABLED'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return out == "1"
+
+
+def _child(python: str, *flags: str) -> dict[str, Any]:
+    """Run this script's child mode in ``python``; its JSON answer."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")])
+    )
+    if _free_threaded(python):
+        env["PYTHON_GIL"] = "0"
+    proc = subprocess.run(
+        [python, __file__, "--ft-child", *flags], capture_output=True, text=True, env=env
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{python} {' '.join(flags)} failed:\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def free_threaded_section(args: argparse.Namespace, repeat: int) -> int:
+    pythons: list[str] = args.pythons or [sys.executable]
+    if not args.pythons and not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        if not Path(FT_PYTHON).exists():
+            raise SystemExit(f"no free-threaded Python at {FT_PYTHON}: name them with --pythons")
+        pythons.append(FT_PYTHON)
+    command = h.command_line()
+    info = machine()
+    quick = ["--quick"] if args.quick else []
+    iterations = {py: _child(py, "--calibrate")["iterations"] for py in pythons}
+    raw: dict[str, dict[str, list[Metrics]]] = {py: {} for py in pythons}
+    builds: dict[str, str] = {}
+    for rep in range(repeat):
+        for k in range(len(pythons)):
+            py = pythons[(rep + k) % len(pythons)]
+            print(f"  rep {rep + 1}/{repeat}: {py}", file=sys.stderr, flush=True)
+            flags = ["--iterations", str(iterations[py]), "--rep", str(rep), *quick]
+            out = _child(py, *flags, *(["--warm"] if rep == 0 else []))
+            builds[py] = out["python"]
+            for key, m in out["metrics"].items():
+                raw[py].setdefault(key, []).append(m)
+    info["load_average_at_end"] = h.load_average()
+    print(render_free_threaded(command, info, pythons, builds, iterations, raw, repeat))
+    return (
+        1
+        if any(_wrong(raw[py]) for py in pythons) or not _ft_targets(pythons, builds, raw)[1]
+        else 0
+    )
+
+
+def _wrong(raw: dict[str, list[Metrics]]) -> int:
+    return int(sum(m["wrong"] for ms in raw.values() for m in ms))
+
+
+def _rate(raw: dict[str, list[Metrics]], key: str) -> float:
+    return raw[key][0]["items"] / h.median_of(raw, key)
+
+
+def _ft_targets(
+    pythons: list[str], builds: dict[str, str], raw: dict[str, dict[str, list[Metrics]]]
+) -> tuple[list[str], bool]:
+    """The issue's two targets, as PASS/FAIL lines, and whether both hold."""
+    free = [py for py in pythons if "GIL off" in builds[py]]
+    gil = [py for py in pythons if "free-threaded" not in builds[py]]
+    if not free or not gil:
+        return ["(the targets need one GIL and one free-threaded interpreter)"], True
+    ft, base = raw[free[0]], raw[gil[0]]
+    speedup = _rate(ft, "cpu-2") / _rate(ft, "cpu-1")
+    ratio_ft = h.median_of(ft, "executor-trivial") / h.median_of(ft, "pool-trivial")
+    ratio_gil = h.median_of(base, "executor-trivial") / h.median_of(base, "pool-trivial")
+    checks = [
+        (
+            f"{builds[free[0]]}: CPU-bound jobs, Pool(2) {speedup:.2f}x Pool(1)'s throughput"
+            " (target >= 1.8x)",
+            speedup >= 1.8,
+        ),
+        (
+            f"trivial jobs, Pool(4).map vs ThreadPoolExecutor(4).map: {ratio_ft:.2f}x on the"
+            f" free-threaded build, {ratio_gil:.2f}x on {builds[gil[0]]}"
+            f" ({ratio_ft / ratio_gil - 1:+.0%}; target within 10%)",
+            ratio_ft >= 0.9 * ratio_gil,
+        ),
+    ]
+    return [f"{'PASS' if ok else 'FAIL'}  {text}" for text, ok in checks], all(
+        ok for _, ok in checks
+    )
+
+
+def render_free_threaded(
+    command: str,
+    info: dict[str, Any],
+    pythons: list[str],
+    builds: dict[str, str],
+    iterations: dict[str, int],
+    raw: dict[str, dict[str, list[Metrics]]],
+    repeat: int,
+) -> str:
+    def row(label: str, cell: Callable[[dict[str, list[Metrics]]], str]) -> list[str]:
+        return [label, *(cell(raw[py]) for py in pythons)]
+
+    def rate(key: str, unit: str) -> Callable[[dict[str, list[Metrics]]], str]:
+        return lambda r: f"{_rate(r, key):,.0f} {unit}/s"
+
+    def ratio(top: str, bottom: str) -> Callable[[dict[str, list[Metrics]]], str]:
+        return lambda r: f"{_rate(r, top) / _rate(r, bottom):.2f}x"
+
+    n_trivial = next(iter(raw.values()))["pool-trivial"][0]["items"]
+    n_items = next(iter(raw.values()))["chan"][0]["items"]
+    rows = [
+        [
+            "one CPU-bound job: spin(iterations), calibrated to this many",
+            *(f"{iterations[py]:,} ({JOB_SECONDS * 1000:g} ms)" for py in pythons),
+        ],
+        row("CPU-bound jobs, Pool(1, f) on threads", rate("cpu-1", "jobs")),
+        *(
+            row(
+                f"CPU-bound jobs, Pool({w}, f): throughput over Pool(1, f)",
+                ratio(f"cpu-{w}", "cpu-1"),
+            )
+            for w in FT_WORKERS[1:]
+        ),
+        row(f"Chan({CAP}), 2 producers + 2 consumers, {n_items:,} ints", rate("chan", "items")),
+        row("the same over deque + 2 Conditions", rate("deque", "items")),
+        row("Chan over deque + Conditions", ratio("chan", "deque")),
+        row(
+            f"select over 4 Chan({CAP}), 4 producers, 2 consumers, {n_items:,} ints",
+            rate("select", "items"),
+        ),
+        row(f"Pool(4, f).map, {n_trivial:,} x (x + 1)", rate("pool-trivial", "jobs")),
+        row("ThreadPoolExecutor(4).map, the same", rate("executor-trivial", "jobs")),
+        row(
+            "Pool(4).map over ThreadPoolExecutor(4).map", ratio("pool-trivial", "executor-trivial")
+        ),
+        row("results", lambda r: "all exact" if not _wrong(r) else f"WRONG in {_wrong(r)} runs"),
+    ]
+    method = [
+        f"medians of {repeat} repetitions; each repetition runs every workload once in a"
+        " child process per interpreter, the interpreters alternating, so every column"
+        " comes from the same sitting; throughputs are items (or jobs) per second of wall"
+        " time, ratios are of those medians",
+        *(f"{builds[py]}: `{py}`" for py in pythons),
+    ]
+    lines = [
+        *h.header("gopool on free-threaded CPython: scaling on cores", command, info, method),
+        "",
+        *h.table(
+            ["workload", *(builds[py] for py in pythons)],
+            rows,
+            right=[False, *(True for _ in pythons)],
+        ),
+        "",
+        *_ft_targets(pythons, builds, raw)[0],
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    h.add_run_arguments(parser, "50 jobs (16 in the free-threaded section), 3 repetitions")
+    parser.add_argument("--jobs", type=int, default=None, help="number of jobs (default 200)")
+    parser.add_argument("--no-dask", action="store_true", help="leave the Dask rows out")
+    parser.add_argument(
+        "--free-threaded",
+        action="store_true",
+        help=f"the free-threaded section: this Python beside {FT_PYTHON}, or --pythons",
+    )
+    parser.add_argument("--pythons", nargs="+", help="the interpreters to compare")
+    # The free-threaded section's child, one repetition in one interpreter.
+    parser.add_argument("--ft-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--rep", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.ft_child:
+        return ft_child(args)
+    repeat = h.reps_of(parser, args)
+    if args.free_threaded or args.pythons:
+        return free_threaded_section(args, repeat)
+    return executors_section(args, repeat)
 
 
 if __name__ == "__main__":

@@ -70,13 +70,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import gc
-import json
 import math
 import os
 import random
-import shlex
 import statistics
 import sys
 import threading
@@ -91,7 +88,9 @@ try:
 except ImportError:  # run from a checkout without installing it
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _machine import machine as _machine_info  # this folder
+import _harness as h  # this folder
+from _harness import Metrics
+from _machine import machine as _machine_info
 
 from gopool import (
     Chan,
@@ -107,9 +106,8 @@ from gopool import (
     with_cancel,
     with_timeout,
 )
+from gopool.chan import RecvOnlyChan
 from gopool.timers import pending_count, scheduler_thread
-
-Metrics = dict[str, float]
 
 LEAD = 0.2  # seconds from the start of set-up to the first deadline
 SPREAD = 1.0  # deadlines spread evenly over this many seconds
@@ -117,7 +115,6 @@ ACCEPT_LEAD = 0.5  # row 1g: first deadline this long after creation began
 THREADING_TIMERS = 300
 RECEIVER_THREADS = 50
 SELECT_WIDTH = 8
-WATCHDOG_SECONDS = 300.0
 
 monotonic = time.monotonic
 
@@ -518,14 +515,14 @@ def _cancel_seen(root_cancel: Callable[[], None], nodes: list[Context]) -> Metri
         seen_at.append(monotonic())
 
     first = dones[0]
-    assert isinstance(first, Chan)
+    assert isinstance(first, RecvOnlyChan)
     watcher = threading.Thread(target=watch)
     watcher.start()
     _wait_until(lambda: first.statistics()["receivers_waiting"] == 1, "watcher parked")
     t0 = monotonic()
     root_cancel()
     cancel = monotonic() - t0
-    still_open = sum(1 for d in dones if isinstance(d, Chan) and not d.closed)
+    still_open = sum(1 for d in dones if isinstance(d, RecvOnlyChan) and not d.closed)
     no_err = sum(1 for c in nodes if c.err() is None)
     watcher.join()
     return {
@@ -652,9 +649,9 @@ def allow_bench(kind: str, nthreads: int) -> Callable[[int], Metrics]:
 
 
 class Config:
-    def __init__(self, quick: bool, reps: int | None) -> None:
+    def __init__(self, quick: bool, reps: int) -> None:
         self.quick = quick
-        self.reps = reps if reps is not None else (3 if quick else 5)
+        self.reps = reps
         self.timers = 500 if quick else 2_000
         self.threading_timers = 100 if quick else THREADING_TIMERS
         self.acceptance_timers = 10_000
@@ -701,39 +698,29 @@ def run_all(cfg: Config, progress: bool) -> tuple[dict[str, list[Metrics]], list
         if not key.startswith("late_"):
             fn(max(size // 20, 100))
         _settle()
-    raw: dict[str, list[Metrics]] = {key: [] for key in benches}
     baseline = threading.active_count()
     leaks: list[str] = []
-    for rep in range(cfg.reps):
-        keys = list(benches) if rep % 2 == 0 else list(reversed(benches))
-        for key in keys:
-            if progress:
-                print(f"  rep {rep + 1}/{cfg.reps}: {key}", file=sys.stderr, flush=True)
-            fn, size = benches[key]
-            gc.collect()
-            _settle()
-            faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
-            try:
-                busy0, cpu0, wall0 = _machine_busy(), time.process_time(), monotonic()
-                metrics = fn(size)
-                wall = monotonic() - wall0
-                others = _machine_busy() - busy0 - (time.process_time() - cpu0)
-                metrics["others_cpu"] = max(0.0, others) / (wall * _NCPU) if wall > 0 else 0.0
-                raw[key].append(metrics)
-            finally:
-                faulthandler.cancel_dump_traceback_later()
-            # Every thread a benchmark started (timers' goroutines included)
-            # must be gone once it returns and the scheduler is idle.
-            gc.collect()
-            _settle()
-            if not _wait_until(lambda: threading.active_count() <= baseline, "back to baseline"):
-                names = sorted(t.name for t in threading.enumerate())
-                leaks.append(f"rep {rep + 1} {key}: {threading.active_count()} threads: {names}")
+
+    def measured(fn: Callable[[int], Metrics], size: int) -> Metrics:
+        busy0, cpu0, wall0 = _machine_busy(), time.process_time(), monotonic()
+        metrics = fn(size)
+        wall = monotonic() - wall0
+        others = _machine_busy() - busy0 - (time.process_time() - cpu0)
+        metrics["others_cpu"] = max(0.0, others) / (wall * _NCPU) if wall > 0 else 0.0
+        return metrics
+
+    def check_threads(rep: int, key: str) -> None:
+        # Every thread a benchmark started (timers' goroutines included)
+        # must be gone once it returns and the scheduler is idle.
+        gc.collect()
+        _settle()
+        if not _wait_until(lambda: threading.active_count() <= baseline, "back to baseline"):
+            names = sorted(t.name for t in threading.enumerate())
+            leaks.append(f"rep {rep + 1} {key}: {threading.active_count()} threads: {names}")
+
+    cases = {key: partial(measured, fn, size) for key, (fn, size) in benches.items()}
+    raw = h.run_interleaved(cases, cfg.reps, progress=progress, before=_settle, after=check_threads)
     return raw, leaks
-
-
-def _med(raw: dict[str, list[Metrics]], key: str, metric: str) -> float:
-    return statistics.median(m[metric] for m in raw[key])
 
 
 def _worst(raw: dict[str, list[Metrics]], key: str, metric: str) -> float:
@@ -785,16 +772,16 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         )
 
     def late(key: str) -> tuple[str, dict[str, float]]:
-        p50, p99 = _med(raw, key, "p50"), _med(raw, key, "p99")
+        p50, p99 = h.median_of(raw, key, "p50"), h.median_of(raw, key, "p99")
         worst_rep = max(raw[key], key=lambda m: m["max"])
         worst = worst_rep["max"]
-        over = _med(raw, key, "over_10ms")
+        over = h.median_of(raw, key, "over_10ms")
         text = (
             f"p50 {_ms(p50)}, p99 {_ms(p99)}, max {_ms(worst)}"
             f" (others used {worst_rep['others_cpu']:.0%} of the CPUs in that repetition)"
         )
         if over:
-            text += f"; {over:.0f} of {_med(raw, key, 'n'):.0f} over 10 ms"
+            text += f"; {over:.0f} of {h.median_of(raw, key, 'n'):.0f} over 10 ms"
         # Set-up that outlasts the lead moves deadlines: say so.
         lead = ACCEPT_LEAD if key == "late_pending" else LEAD
         slow = [m["setup_s"] for m in raw[key] if m["setup_s"] > lead]
@@ -815,7 +802,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 
     n, span = f"{cfg.timers:,}", f"over {SPREAD:g} s"
     text, v = late("late_after_one")
-    th = _med(raw, "late_after_one", "threads_added")
+    th = h.median_of(raw, "late_after_one", "threads_added")
     row(
         f"1a. lateness at receipt: {n} `after()` {span}, one receiver in deadline order",
         f"{text} (threads +{th:.0f})",
@@ -850,7 +837,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         values=v,
     )
     text, v = late("late_after_func")
-    th = _med(raw, "late_after_func", "threads_added")
+    th = h.median_of(raw, "late_after_func", "threads_added")
     row(
         f"1e. lateness at `fn` start: {n} `after_func` {span}",
         f"{text} (threads +{th:.0f} while pending)",
@@ -873,8 +860,8 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         ),
     ):
         text, v = late(key)
-        th = _med(raw, key, "threads_added")
-        setup = _med(raw, key, "setup_s")
+        th = h.median_of(raw, key, "threads_added")
+        setup = h.median_of(raw, key, "setup_s")
         row(
             what,
             f"{text}; threads +{th:.0f}; created in {_ms(setup)}",
@@ -892,7 +879,7 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 
     tts, _ = late("late_threading_timer_spinning")
     spin_anchor = f"`threading.Timer` x{cfg.threading_timers}, same spinning thread: {tts}"
-    tts_p99 = _med(raw, "late_threading_timer_spinning", "p99")
+    tts_p99 = h.median_of(raw, "late_threading_timer_spinning", "p99")
     for key, what in (
         ("late_after_one_spinning", f"{n} `after()` {span}, one receiver in deadline order"),
         ("late_after_func_spinning", f"{cfg.threading_timers:,} `after_func` {span}"),
@@ -909,9 +896,9 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
 
     # -- 2 --
     tn = cfg.threading_timers
-    tt_threads = _med(raw, "pending_threading_timer", "threads_added")
-    tt_create = _med(raw, "pending_threading_timer", "create_s")
-    tt_stop = _med(raw, "pending_threading_timer", "stop_s")
+    tt_threads = h.median_of(raw, "pending_threading_timer", "threads_added")
+    tt_create = h.median_of(raw, "pending_threading_timer", "create_s")
+    tt_stop = h.median_of(raw, "pending_threading_timer", "stop_s")
     per_timer = tt_threads / tn
     scale = cfg.pending / tn
     tt_anchor = (
@@ -925,9 +912,9 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         ("pending_after", "`after(3600)`", "dropped (gc) in"),
         ("pending_timer", "`Timer(3600)`", "all `stop()`ped in"),
     ):
-        th = _med(raw, key, "threads_added")
-        create = _med(raw, key, "create_s")
-        gone = _med(raw, key, "drop_s" if key == "pending_after" else "stop_s")
+        th = h.median_of(raw, key, "threads_added")
+        create = h.median_of(raw, key, "create_s")
+        gone = h.median_of(raw, key, "drop_s" if key == "pending_after" else "stop_s")
         left = _worst(
             raw, key, "pending_after_drop" if key == "pending_after" else "pending_after_stop"
         )
@@ -960,10 +947,10 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
         ("ctx_tree", "a tree (root, 100 children x 99 children each)"),
         ("ctx_chain", "a chain (each the child of the last)"),
     ):
-        nodes = _med(raw, key, "nodes")
-        create = _med(raw, key, "create_s")
-        cancel = _med(raw, key, "cancel_s")
-        seen = _med(raw, key, "seen_s")
+        nodes = h.median_of(raw, key, "nodes")
+        create = h.median_of(raw, key, "create_s")
+        cancel = h.median_of(raw, key, "cancel_s")
+        seen = h.median_of(raw, key, "seen_s")
         still = _worst(raw, key, "open_after_cancel")
         row(
             f"3. {nodes:,.0f} `with_cancel` contexts in {what}: create, then the root's `cancel()`",
@@ -975,10 +962,10 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
             "yes" if still == 0 else f"NO ({still:.0f} open)",
             values={"create_s": create, "cancel_s": cancel, "seen_s": seen, "still_open": still},
         )
-    th = _med(raw, "ctx_timeout", "threads_added")
-    create = _med(raw, "ctx_timeout", "create_s")
-    cancel = _med(raw, "ctx_timeout", "cancel_s")
-    pend = _med(raw, "ctx_timeout", "pending")
+    th = h.median_of(raw, "ctx_timeout", "threads_added")
+    create = h.median_of(raw, "ctx_timeout", "create_s")
+    cancel = h.median_of(raw, "ctx_timeout", "cancel_s")
+    pend = h.median_of(raw, "ctx_timeout", "pending")
     left = _worst(raw, "ctx_timeout", "pending_after_cancel")
     still = _worst(raw, "ctx_timeout", "open_after_cancel")
     exited = min(m["scheduler_exited"] for m in raw["ctx_timeout"])
@@ -997,12 +984,12 @@ def build_rows(cfg: Config, raw: dict[str, list[Metrics]]) -> list[dict[str, Any
     # -- 4 --
     for nthreads in (1, 4):
         lock_key = f"allow_lock_{nthreads}t"
-        lock_rate = raw[lock_key][0]["calls"] / _med(raw, lock_key, "seconds")
+        lock_rate = raw[lock_key][0]["calls"] / h.median_of(raw, lock_key, "seconds")
         for kind, what in (("high", "rate 1e9, burst 1000"), ("low", "rate 1, burst 1")):
             key = f"allow_{kind}_{nthreads}t"
             calls = raw[key][0]["calls"]
-            rate = calls / _med(raw, key, "seconds")
-            allowed = _med(raw, key, "allowed")
+            rate = calls / h.median_of(raw, key, "seconds")
+            allowed = h.median_of(raw, key, "allowed")
             row(
                 f"4. `Limiter({what}).allow()`, {nthreads} thread(s), {calls:,.0f} calls in all",
                 f"{_rate(rate)} ({1e6 / rate:.2f} us/call); {allowed / calls:.1%} allowed",
@@ -1027,60 +1014,32 @@ def machine() -> dict[str, Any]:
 def render(
     cfg: Config, command: str, info: dict[str, Any], rows: list[dict[str, Any]], leaks: list[str]
 ) -> str:
-    load = info["load_average_at_start"]
-    end = info.get("load_average_at_end")
-    lines = [
-        "## gopool timer, context and rate-limiter benchmarks",
-        "",
-        f"- command: `{command}`",
-        f"- machine: {info['platform']}, {info['cpu_model']}, {info['cpu_count']} CPUs"
-        f" ({info['cpus_usable']} usable)"
-        + (f", load average {load[0]:.2f} at start" if load else "")
-        + (f", {end[0]:.2f} at end" if end else ""),
-        f"- python: {info['python']}, switch interval {info['switch_interval_s'] * 1e3:g} ms",
-        f"- gopool: {info['gopool']}",
-        f"- method: medians of {cfg.reps} interleaved repetitions, all from this one run;"
+    method = [
+        f"method: medians of {cfg.reps} interleaved repetitions, all from this one run;"
         " lateness = `time.monotonic()` when the receiving code runs minus the deadline,"
         " p50/p99 the median over repetitions of each one's median/99th percentile"
         " (nearest rank), max the worst of all repetitions; ratio = anchor / gopool"
         " (above 1: gopool is better)",
-        f"- other processes' share of the {info['cpu_count']} CPUs while each benchmark ran"
+        f"other processes' share of the {info['cpu_count']} CPUs while each benchmark ran"
         f" (from /proc/stat): median {info['others_cpu_median']:.0%},"
         f" worst {info['others_cpu_worst']:.0%}",
-        "- threads left over after a benchmark: "
+        "threads left over after a benchmark: "
         + ("none (back to the baseline after every one)" if not leaks else "; ".join(leaks)),
-        "",
-        "| benchmark | gopool | anchor (same run) | ratio | target | met |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['benchmark']} | {r['gopool']} | {r['anchor']} | {r['ratio']}"
-            f" | {r['target']} | {r['met']} |"
-        )
-    return "\n".join(lines)
+    lines = h.header("gopool timer, context and rate-limiter benchmarks", command, info, method)
+    return "\n".join([*lines, "", *h.rows_table(rows)])
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, 3 repetitions")
-    parser.add_argument("--reps", type=int, help="repetitions (default 5, or 3 with --quick)")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="-",
-        metavar="PATH",
-        help="write raw data and rows as JSON to PATH, or to stdout instead of the table",
-    )
+    h.add_run_arguments(parser, "smaller sizes, 3 repetitions")
+    h.add_json_argument(parser)
     args = parser.parse_args(argv)
-    if args.reps is not None and args.reps < 1:
-        parser.error("--reps must be at least 1")
-    cfg = Config(args.quick, args.reps)
-    command = shlex.join([sys.executable, *sys.argv])
+    cfg = Config(args.quick, h.reps_of(parser, args))
+    command = h.command_line()
     info = machine()
     raw, leaks = run_all(cfg, progress=True)
-    if hasattr(os, "getloadavg"):
-        info["load_average_at_end"] = os.getloadavg()
+    info["load_average_at_end"] = h.load_average()
     others = [m["others_cpu"] for ms in raw.values() for m in ms]
     info["others_cpu_median"] = statistics.median(others)
     info["others_cpu_worst"] = max(others)
@@ -1093,14 +1052,7 @@ def main(argv: list[str] | None = None) -> None:
         "rows": rows,
         "raw": raw,
     }
-    if args.json == "-":
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return
-    print(render(cfg, command, info, rows, leaks))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    h.emit(render(cfg, command, info, rows, leaks), report, args.json)
 
 
 if __name__ == "__main__":
