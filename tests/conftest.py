@@ -60,6 +60,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that asks for fast_switch is a stress test (see the fixture).
+    for item in items:
+        if "fast_switch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stress)
+
+
 # -- the stress scale --
 
 STRESS_VARIABLE = "GOPOOL_STRESS"
@@ -248,7 +255,8 @@ def hammer(threads: int, body: Callable[[int], object], deadline: float = 150) -
 @pytest.fixture
 def fast_switch() -> Iterator[None]:
     """Make the GIL switch threads every microsecond or so, so that stress tests interleave
-    inside operations (a free-threaded build runs them in parallel anyway)."""
+    inside operations (a free-threaded build runs them in parallel anyway). A test that
+    uses it is marked ``stress``."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     yield

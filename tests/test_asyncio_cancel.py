@@ -22,7 +22,16 @@ from typing import Any
 
 import pytest
 from aio_support import LoopThread, drain, loops, run, wait_parked_async
-from conftest import DEADLINE, idle, join_all, sigint_child, spawn, wait_blocked
+from conftest import (
+    DEADLINE,
+    STRESS,
+    idle,
+    join_all,
+    sigint_child,
+    spawn,
+    stress_test,
+    wait_blocked,
+)
 
 from gopool import Chan, async_select, default
 
@@ -298,11 +307,12 @@ def test_asyncio_timeout_expiring_after_the_hand_off() -> None:
 # -- stress: random cancellations racing hand-offs, every value counted --
 
 
+@stress_test(timeout=120)
 def test_cancellations_racing_hand_offs_lose_and_duplicate_nothing() -> None:
     """Threads send and receive on an unbuffered channel; tasks on two loops receive and send,
     and are cancelled at random. Every value a sender saw accepted is received exactly once;
     nothing a withdrawn task offered is received."""
-    n_per_thread, producers = 5000, 2
+    n_per_thread, producers = STRESS.iterations(5000), 2
     ch: Chan[tuple[str, int]] = Chan()
     lock = threading.Lock()
     received: list[tuple[str, int]] = []
@@ -376,7 +386,7 @@ def test_cancellations_racing_hand_offs_lose_and_duplicate_nothing() -> None:
     receivers_t = [spawn(drain, ch, stop_recv, received, lock)]
     with loops(2) as (x, y):
         churners = [x.submit(churn("x", 1, done)), y.submit(churn("y", 2, done))]
-        join_all(producers_t, 90)
+        join_all(producers_t, STRESS.seconds(90))
         done.set()
         for f in churners:
             f.result(30)

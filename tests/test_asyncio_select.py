@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aio_support import drain, loops, run, wait_parked_async
-from conftest import idle, join_all, spawn, wait_blocked
+from conftest import STRESS, idle, join_all, spawn, stress_test, wait_blocked
 from test_select import within_sigmas
 
 import gopool
@@ -268,6 +268,7 @@ def test_random_among_parked_cases_on_one_channel() -> None:
     assert counts[0] > 15 and counts[1] > 15, counts
 
 
+@stress_test(timeout=90)
 def test_exactly_one_case_per_select_under_stress() -> None:
     """Tasks on two loops select over two inputs and one output; threads feed and drain.
 
@@ -275,7 +276,7 @@ def test_exactly_one_case_per_select_under_stress() -> None:
     inputs plus what they put into the output equals the number of selects,
     and no value is lost or duplicated.
     """
-    per_task, tasks_per_loop = 300, 4
+    per_task, tasks_per_loop = STRESS.iterations(300), 4
     selects = per_task * tasks_per_loop * 2
     a: Chan[int] = Chan()
     b: Chan[int] = Chan(2)
@@ -310,7 +311,7 @@ def test_exactly_one_case_per_select_under_stress() -> None:
             for j in range(tasks_per_loop)
         ]
         for f in futs:
-            f.result(60)
+            f.result(STRESS.seconds(60))
     stop.close()
     join_all([*feeders, drainer])
     # What a feeder had parked when stopped was withdrawn; b's buffer may hold the rest.

@@ -22,7 +22,6 @@ from __future__ import annotations
 import doctest
 import enum
 import operator
-import os
 import random
 import struct
 import time
@@ -31,14 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import YieldingInt, hammer
+from conftest import STRESS, YieldingInt, hammer
 
 from gopool import atomic
 
 pytestmark = pytest.mark.timeout(180)
-
-# A multiplier for the stress tests' iterations (tests/conftest.py is to offer it).
-STRESS = int(os.environ.get("GOPOOL_STRESS", "1"))
 
 PTR_BITS = struct.calcsize("P") * 8
 
@@ -339,7 +335,7 @@ def test_value_type_is_exact() -> None:
 def test_value_concurrent(values: list[Any], fast_switch: None) -> None:
     """Go's TestValueConcurrent: every load returns one of the values stored, never another."""
     v: atomic.Value[Any] = atomic.Value()
-    n = 2_000 * STRESS
+    n = STRESS.iterations(2_000)
 
     def body(i: int) -> bool:
         r = random.Random(i)
@@ -379,7 +375,7 @@ def test_value_swap(init: Any, new: Any, want: Any, err: str | None) -> None:
 def test_value_swap_concurrent(fast_switch: None) -> None:
     """Go's TestValueSwapConcurrent: each value swapped in comes out exactly once."""
     v: atomic.Value[int] = atomic.Value()
-    m, n = 16, 1_000 * STRESS
+    m, n = 16, STRESS.iterations(1_000)
 
     def body(i: int) -> int:
         c = 0
@@ -460,7 +456,7 @@ def test_value_compare_and_swap_concurrent(fast_switch: None) -> None:
     """Go's TestValueCompareAndSwapConcurrent: m threads take turns incrementing through CAS."""
     v: atomic.Value[int] = atomic.Value()
     v.store(0)
-    m, n = 8, 50 * STRESS
+    m, n = 8, STRESS.iterations(50)
 
     def body(i: int) -> None:
         j = i
@@ -481,7 +477,7 @@ def test_value_compare_and_swap_counts_exactly(fast_switch: None) -> None:
     between the comparison and the swap; no increment is lost."""
     v: atomic.Value[YieldingInt] = atomic.Value()
     v.store(YieldingInt(0))
-    n = 1_000 * STRESS
+    n = STRESS.iterations(1_000)
 
     def body(_: int) -> None:
         for _ in range(n):
@@ -528,7 +524,7 @@ HAMMERS = {"swap": _hammer_swap, "add": _hammer_add, "compare_and_swap": _hammer
 def test_hammer(cls: type[Any], bits: int, signed: bool, name: str, fast_switch: None) -> None:
     """Go's TestHammer32 and TestHammer64: threads add 1 (by add, or by a load/CAS loop) and
     the total is exact; threads swap values whose halves match and never get a torn one."""
-    threads, n = 8, 10_000 * STRESS
+    threads, n = 8, STRESS.iterations(10_000)
     x = cls()
     hammer(threads, lambda i: HAMMERS[name](x, bits, 1000 * i, n))
     if name != "swap":
@@ -541,7 +537,7 @@ def test_hammer_store_load(cls: type[Any], bits: int, signed: bool, fast_switch:
     half = bits // 2
     low = (1 << half) - 1
     x = cls()
-    n = 5_000 * STRESS
+    n = STRESS.iterations(5_000)
 
     def body(_: int) -> None:
         for _ in range(n):
@@ -559,7 +555,7 @@ def test_hammer_store_load(cls: type[Any], bits: int, signed: bool, fast_switch:
 def test_store_load_seq_cst(cls: type[Any]) -> None:
     """Go's TestStoreLoadSeqCst32 and TestStoreLoadSeqCst64: Dekker's handshake. Each thread
     stores its round then loads the other's; at least one of them must see the other's store."""
-    n = 300 * STRESS
+    n = STRESS.iterations(300)
     xs = [cls(), cls()]
     ack = [[cls() for _ in range(3)] for _ in range(2)]
     for row in ack:
@@ -588,7 +584,7 @@ def test_store_load_seq_cst(cls: type[Any]) -> None:
 def test_store_load_rel_acq(cls: type[Any]) -> None:
     """Go's TestStoreLoadRelAcq32 and TestStoreLoadRelAcq64: data written before a store of
     the signal is seen by the thread that loads that signal."""
-    n = 300 * STRESS
+    n = STRESS.iterations(300)
     signal = cls()
     data: dict[str, Any] = {"d1": 0, "d2": 0.0}
     end = time.monotonic() + 120
@@ -615,7 +611,7 @@ def test_and_or_bits_from_many_threads(
     """Each thread sets and clears its own bits with or_/and_ over and over; no update is lost:
     at the end exactly the bits each thread left set are set."""
     threads = 8
-    n = 1_000 * STRESS
+    n = STRESS.iterations(1_000)
     x = cls()
 
     def body(i: int) -> None:
@@ -635,7 +631,7 @@ def test_bool_as_a_spin_lock(fast_switch: None) -> None:
     so the count is exact."""
     held = atomic.Bool()
     count = [0]
-    n = 2_000 * STRESS
+    n = STRESS.iterations(2_000)
 
     def body(_: int) -> None:
         for _ in range(n):

@@ -15,21 +15,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import doctest
-import os
 import threading
 import time
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, Task, hammer, sigint_child, spawn, until
+from conftest import DEADLINE, STRESS, Task, hammer, sigint_child, spawn, until
 
 from gopool import Chan, WaitGroup, atomic, singleflight
 from gopool.singleflight import Group, SingleflightResult
 
 pytestmark = pytest.mark.timeout(120)
-
-# A multiplier for the stress tests' iterations (tests/conftest.py is to offer it).
-STRESS = int(os.environ.get("GOPOOL_STRESS", "1"))
 
 
 def in_flight(g: Group[Any], key: str) -> int:
@@ -386,7 +382,7 @@ def test_each_flight_runs_once(fast_switch: None) -> None:
     keys = ["a", "b"]
     running = {k: atomic.Int32() for k in keys}
     tokens = atomic.Int64()
-    n = 300 * STRESS
+    n = STRESS.iterations(300)
 
     def fn_for(key: str) -> Any:
         def fn() -> tuple[str, int]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import doctest
 import gc
 import math
-import os
 import random
 import threading
 import time
@@ -27,16 +26,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import YieldingInt, hammer, join_all, spawn
+from conftest import STRESS, YieldingInt, hammer, join_all, spawn
 
 import gopool
 import gopool._sync_map
 from gopool.sync import Map
 
 pytestmark = pytest.mark.timeout(180)
-
-# A multiplier for the stress tests' iterations (tests/conftest.py is to offer it).
-STRESS = int(os.environ.get("GOPOOL_STRESS", "1"))
 
 TEST_DATA = [format(i, "b") for i in range(128)]  # Go's testData
 MAX_INT = 2**63 - 1  # Go's math.MaxInt, a value never stored
@@ -258,7 +254,7 @@ def test_concurrent_unshared_keys(op: str, fast_switch: None) -> None:
     """Go's HashTrieMap */ConcurrentUnsharedKeys: threads on keys of their own never see
     each other's entries."""
     m: Map[str, int] = Map()
-    for _ in range(STRESS):
+    for _ in range(STRESS.iterations(1)):
         hammer(8, lambda tid: _unshared(op, m, tid))
         m.clear()
 
@@ -282,7 +278,7 @@ def test_concurrent_unshared_keys_with_delete(op: str, fast_switch: None) -> Non
             assert not m.compare_and_delete(key, tid + 1)
             assert m.load(key) == (None, False)
 
-    for _ in range(STRESS):
+    for _ in range(STRESS.iterations(1)):
         hammer(8, body)
     assert contents(m) == {}
 
@@ -309,7 +305,7 @@ def test_concurrent_shared_keys(op: str, fast_switch: None) -> None:
                 m.swap(s, i + 1)
                 assert m.load(s) == (i + 1, True)
 
-    for _ in range(STRESS):
+    for _ in range(STRESS.iterations(1)):
         m = filled()
         hammer(8, body)
         want = {} if op.endswith("Delete") else {s: i + 1 for i, s in enumerate(TEST_DATA)}
@@ -427,7 +423,7 @@ def test_map_matches_reference() -> None:
     """Go's TestMapMatchesRWMutex and TestMapMatchesDeepCopy (testing/quick): random call
     sequences give the same results and contents on Map as on a dict under a lock."""
     r = random.Random(1)
-    for _ in range(200 * STRESS):
+    for _ in range(STRESS.iterations(200)):
         calls = [
             (r.choice(MAP_OPS), rand_value(r), rand_value(r), r.randrange(1 << 30))
             for _ in range(r.randrange(1, 60))
@@ -462,7 +458,7 @@ def test_concurrent_range(fast_switch: None) -> None:
 
     writers = [spawn(writer, g) for g in range(1, 5)]
     try:
-        for _ in range(16 * STRESS):
+        for _ in range(STRESS.iterations(16)):
             keys = visited(m, check_multiple)
             assert len(set(keys)) == len(keys), "range visited a key twice"
             assert len(keys) == map_size
@@ -541,7 +537,7 @@ def test_concurrent_clear(fast_switch: None) -> None:
 
     def body(i: int) -> None:
         kind, k = divmod(i, 10)
-        for _ in range(100 * STRESS):
+        for _ in range(STRESS.iterations(100)):
             if kind == 0:
                 m.store(k, k * 10)
             elif kind == 1:
@@ -614,7 +610,7 @@ def test_load_or_store_has_one_winner(fast_switch: None) -> None:
     exactly one stores, and every thread gets that thread's value. The keys' hashing yields,
     so threads interleave between a lookup and a store."""
     m: Map[int, int] = Map()
-    keys = 500 * STRESS
+    keys = STRESS.iterations(500)
 
     def body(tid: int) -> list[tuple[int, bool]]:
         return [m.load_or_store(YieldingKey(k), tid) for k in range(keys)]
@@ -635,7 +631,7 @@ def test_compare_and_swap_counts_exactly(fast_switch: None) -> None:
     keys = ["a", "b", "c"]
     for k in keys:
         m.store(k, YieldingInt(0))
-    n = 1_000 * STRESS
+    n = STRESS.iterations(1_000)
 
     def body(tid: int) -> None:
         for i in range(n):
@@ -672,7 +668,7 @@ def test_range_sees_each_key_at_most_once_under_churn(fast_switch: None) -> None
 
     churners = [spawn(churn, g) for g in range(4)]
     try:
-        for _ in range(50 * STRESS):
+        for _ in range(STRESS.iterations(50)):
             seen = visited(m, check_same)
             assert len(seen) == len(set(seen))
             assert {k for k in range(size) if k % 4 < 2} <= set(seen)

@@ -14,7 +14,7 @@ import random
 import threading
 
 import pytest
-from conftest import idle, join_all, spawn, until, wait_blocked
+from conftest import STRESS, idle, join_all, spawn, stress_test, until, wait_blocked
 
 from gopool import Chan, WaitGroup, select
 from gopool._waiter import ThreadWaiter, WaitQueue, block
@@ -187,6 +187,7 @@ def test_block_times_out_and_withdraws() -> None:
     assert not q
 
 
+@stress_test(timeout=60)
 def test_stress_aborts_race_hand_offs() -> None:
     """Aborts racing senders: every value sent is received exactly once, none is lost.
 
@@ -195,7 +196,7 @@ def test_stress_aborts_race_hand_offs() -> None:
     either gets a value or raises the abort; a sender whose value was not
     taken before its timeout keeps it.
     """
-    rounds = 200
+    rounds = STRESS.iterations(200)
     ch: Chan[int] = Chan()
     received: list[int] = []
     lock = threading.Lock()
@@ -233,7 +234,7 @@ def test_stress_aborts_race_hand_offs() -> None:
     receivers = [spawn(receive) for _ in range(4)]
     aborter = spawn(abort)
     senders = [spawn(send, k * 1_000_000) for k in range(4)]
-    sent = sorted(v for s in join_all(senders, 60) for v in s)
+    sent = sorted(v for s in join_all(senders, STRESS.seconds(60)) for v in s)
     # Let the receivers finish their rounds: what they still wait for is
     # sent now, and counted as sent.
     extra = 0
@@ -245,6 +246,6 @@ def test_stress_aborts_race_hand_offs() -> None:
         sent.append(-1 - extra)
         extra += 1
     stop.set()
-    join_all([*receivers, aborter], 30)
+    join_all([*receivers, aborter], STRESS.seconds(30))
     assert sorted(received) == sorted(sent)
     assert idle(ch)
