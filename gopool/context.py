@@ -131,6 +131,17 @@ class Context:
         """
         return None
 
+    def raise_if_done(self) -> None:
+        """Raise ``err()`` if this context is done; return None while it is not.
+
+        The typed form of Go's ``return ctx.Err()``: ``raise ctx.err()`` does
+        not type-check (``err()`` may be None), ``ctx.raise_if_done()`` does.
+        Never blocks.
+        """
+        err = self.err()
+        if err is not None:
+            raise err
+
     def deadline(self) -> float | None:
         """The ``time.monotonic()`` time at which this context expires, or None."""
         return None
