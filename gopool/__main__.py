@@ -1,10 +1,9 @@
-"""The demo: ``python -m gopool``."""
+"""The demo: ``python -m gopool`` (see :mod:`gopool.demo`)."""
 
 from __future__ import annotations
 
-import sys
-
+from ._examples import exit_with
 from .demo import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main())

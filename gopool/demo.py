@@ -3,33 +3,36 @@
 Runs the six programs of "How to Implement Worker Pools in Go" (by
 nawazdhandala), ported onto gopool, in ``--fast`` mode, one after another
 under a heading each, or only the ones named on the command line. Their
-code is in ``gopool/_examples/``; ``examples/*.py`` in the repository run
-them one at a time.
+code is in ``gopool/_examples/`` (the heading of each names its file);
+``examples/*.py`` in the repository run them one at a time.
 
-With ``--live``, each program runs at the article's own speed, and every
-pool it creates is shown in a live view (:func:`gopool.watch.watch`):
-redrawn in place in a terminal, with the program's own lines scrolling
-above it; one plain line per change elsewhere. The ``basic`` and
-``error_handling`` programs build their pools from channels and
-goroutines, with no pool object to watch: they run without a view.
+With ``--live``, each program runs at the article's own speed (or, with
+``--fast`` too, at the demo's), and every pool it creates is shown in a
+live view (:func:`gopool.watch.watch`): redrawn in place in a terminal,
+with the program's own lines printed above it; one plain line per change
+elsewhere. The ``basic`` and ``error_handling`` programs build their pools
+from channels and goroutines, with no pool object to watch: they run
+without a view.
 
-Invariant (``--live``): while the demo runs, ``sys.stdout`` is a
-:class:`_LiveOutput` that hands every write to the newest view still
-running (which prints it above itself), or to the real stdout when there is
-none; the views themselves write to the real stdout.
+Ctrl-C ends the demo quietly, with exit status 130 (:func:`main` returns
+it; ``python -m gopool`` then exits at once, not waiting for the
+goroutines of the program it interrupted).
+
+Invariant (``--live``): every pool made while an example runs is watched
+from its creation until the example has ended, when its view draws its
+final frame; no view outlives the example that made its pool.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import sys
 import textwrap
 import threading
 from collections.abc import Sequence
-from typing import Any, TextIO, cast
+from typing import Any
 
-from ._examples import EXAMPLES, FAST, clock, exit_on_closed_pipe, fmt, main_of
+from . import __version__
+from ._examples import EXAMPLES, FAST, INTERRUPTED, SOURCE, clock, exit_on_closed_pipe, fmt, main_of
 from .pools._base import on_new_pool
 from .watch import Watch, watch
 
@@ -39,17 +42,16 @@ LIVE_INTERVAL = 0.15
 """How often, in seconds, ``--live`` redraws its view."""
 
 
-class _LiveOutput(io.TextIOBase):
-    """``sys.stdout`` under ``--live``: writes go above the running view, if there is one."""
+class _Views:
+    """Under ``--live``: the views of the pools the running example has made."""
 
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._watches: list[Watch] = []  # guarded by _lock; the views of this example
+        self._watches: list[Watch] = []  # guarded by _lock
 
     def watch(self, pool: Any) -> None:
         """The hook for every new pool: show it."""
-        w = watch(pool, file=self._out, interval=LIVE_INTERVAL)
+        w = watch(pool, interval=LIVE_INTERVAL)
         with self._lock:
             self._watches.append(w)
 
@@ -60,27 +62,6 @@ class _LiveOutput(io.TextIOBase):
         for w in watches:
             w.stop()
         return len(watches)
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            w = next((w for w in reversed(self._watches) if not w.stopped), None)
-        if w is not None:
-            return w.write(text)
-        n = self._out.write(text)
-        return len(text) if n is None else n
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def isatty(self) -> bool:
-        return self._out.isatty()
-
-    def writable(self) -> bool:
-        return True
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._out, "encoding", None) or "utf-8"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,11 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
         "(redrawn in place in a terminal, plain lines in a pipe; basic and "
         "error_handling have no pool object, and no view)",
     )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help=f"scale every duration by {FAST}: the default, and with --live a faster live view",
+    )
+    parser.add_argument("--version", action="version", version=f"gopool {__version__}")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; return the exit status (0). ``SystemExit(2)`` for a bad command line."""
+    """Run the demo; return the exit status: 0, or 130 after Ctrl-C.
+
+    ``SystemExit(2)`` for a bad command line, ``SystemExit(0)`` after
+    ``--help`` or ``--version``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     unknown = [name for name in args.examples if name not in EXAMPLES]
@@ -122,40 +113,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     names = args.examples or list(EXAMPLES)
     exit_on_closed_pipe()
-    if args.live:
-        return _run_live(names)
-    clock.second = FAST
-    for i, name in enumerate(names):
-        fmt.printf(
-            "%s== %s: %s (examples/%s.py --fast)\n", "\n" if i else "", name, EXAMPLES[name], name
-        )
-        main_of(name)()
+    clock.second = FAST if args.fast or not args.live else 1.0
+    how = "watched live" if args.live else "--fast"
+    try:
+        if args.live:
+            _run_live(names, how)
+        else:
+            for i, name in enumerate(names):
+                _heading(i, name, how)
+                main_of(name)()
+    except KeyboardInterrupt:
+        return INTERRUPTED
     return 0
 
 
-def _run_live(names: list[str]) -> int:
-    """``--live``: each example at full speed, every pool it makes watched until it ends."""
-    clock.second = 1.0
-    real = sys.stdout
-    live = _LiveOutput(real)
-    remove_hook = on_new_pool(live.watch)
-    sys.stdout = cast(TextIO, live)
+def _heading(i: int, name: str, how: str) -> None:
+    source = SOURCE.format(name)
+    fmt.printf("%s== %s: %s (%s, %s)\n", "\n" if i else "", name, EXAMPLES[name], source, how)
+
+
+def _run_live(names: list[str], how: str) -> None:
+    """``--live``: each example, every pool it makes watched until it ends."""
+    views = _Views()
+    remove_hook = on_new_pool(views.watch)
     try:
         for i, name in enumerate(names):
-            fmt.printf(
-                "%s== %s: %s (examples/%s.py, watched live)\n",
-                "\n" if i else "",
-                name,
-                EXAMPLES[name],
-                name,
-            )
+            _heading(i, name, how)
             try:
                 main_of(name)()
             finally:
-                watched = live.stop_all()
+                watched = views.stop_all()
             if not watched:
                 fmt.println("(no pool object in this program: nothing to watch)")
     finally:
         remove_hook()
-        sys.stdout = real
-    return 0

@@ -17,6 +17,11 @@ Invariants:
   that many lines, rewrites each line after clearing it, and erases what a
   taller previous frame left below. Every line is cut to the terminal's
   width, so none wraps and the count stays true.
+* While a terminal view is live, the program's other output to the
+  terminal (``print``, logging, tracebacks) comes through :meth:`Watch.write`
+  too: :mod:`gopool._console` stands in for ``sys.stdout``, ``sys.stderr``
+  and the logging handlers that write to them, from the view's first
+  frame until its final one.
 * The drawing goroutine draws a first frame at once, then one per tick,
   and a final frame when it stops, which is when :meth:`Watch.stop` is
   called or when the pool has finished (closed or cancelled, no worker
@@ -35,6 +40,7 @@ import time
 from types import TracebackType
 from typing import Any, Protocol, TextIO
 
+from . import _console
 from .chan import Chan, go, select
 from .pools.stats import PoolStats, WorkerStats
 from .timers import Ticker
@@ -190,18 +196,25 @@ class Watch:
         except (LookupError, UnicodeEncodeError):
             self._unicode = False
         self._lock = threading.Lock()
-        # _lock guards: _height, _frame, _frame_at, _last_line, _partial, _final, _stopping.
+        # _lock guards: _height, _frame, _frame_at, _last_line, _partials, _final, _stopping.
         self._height = 0  # lines of the frame on screen above the cursor (terminal only)
         self._frame: list[str] = []
         self._frame_at = 0.0  # when _frame was rendered (time.monotonic())
         self._last_line = ""
-        self._partial = ""
+        self._partials: dict[TextIO, str] = {}  # per stream, a last line awaiting its newline
         self._final: PoolStats | None = None
         self._stopping = False
         self._stop: Chan[None] = Chan()
         self._done: Chan[None] = Chan()
         self._ticker = Ticker(interval)
-        self._thread = go(self._run)
+        if self._tty:
+            _console.attach(self)
+        try:
+            self._thread = go(self._run)
+        except BaseException:
+            if self._tty:
+                _console.detach(self)
+            raise
 
     # -- the drawing goroutine --
 
@@ -220,6 +233,8 @@ class Watch:
             self._show(s, final=True)
         finally:
             self._ticker.stop()
+            if self._tty:
+                _console.detach(self)
             self._done.close()
 
     def _width(self) -> int:
@@ -269,16 +284,20 @@ class Watch:
 
     # -- the public side --
 
-    def write(self, text: str) -> int:
+    def write(self, text: str, *, stream: TextIO | None = None) -> int:
         """Print ``text`` above the view (as ``tqdm.write`` does); returns ``len(text)``.
 
-        In a terminal the view is cleared, the complete lines of ``text``
-        are written, and the view is drawn again below them (from fresh
-        stats if its last frame is older than 20 ms); a last line
-        without its newline waits for the rest of it (or for the view to
-        stop). Elsewhere the text is written as it is. Safe from any thread;
-        blocks only while the view is being drawn.
+        ``text`` goes to ``stream`` (the view's own file when None): in a
+        terminal the view is cleared, the complete lines of ``text`` are
+        written, and the view is drawn again below them (from fresh stats
+        if its last frame is older than 20 ms); a last line without its
+        newline waits for the rest of it (or for the view to stop).
+        Elsewhere the text is written as it is. Safe from any thread;
+        blocks only while the view is being drawn. While the view is live
+        in a terminal, ``print()``, logging and tracebacks sent to the
+        terminal come here by themselves.
         """
+        out = self._file if stream is None else _console.unwrap(stream)
         fresh: list[str] | None = None
         if self._tty and "\n" in text:
             with self._lock:
@@ -291,16 +310,16 @@ class Watch:
                     self._pool.stats(), width=self._width(), color=True, unicode=self._unicode
                 )
         with self._lock:
+            pending = self._partials.pop(out, "") + text
             if not self._tty or self._final is not None:
-                self._file.write(self._partial + text)
-                self._partial = ""
-                self._file.flush()
+                out.write(pending)
+                out.flush()
                 return len(text)
             # While the view is live, only whole lines go out, each time above
             # the frame, which is drawn again below them.
-            pending = self._partial + text
             cut = pending.rfind("\n") + 1
-            self._partial = pending[cut:]
+            if pending[cut:]:
+                self._partials[out] = pending[cut:]
             if cut:
                 erase = self._erase_locked()  # the frame now on screen
                 frame = ""
@@ -310,6 +329,12 @@ class Watch:
                         self._frame_at = time.monotonic()
                     self._height = len(self._frame)
                     frame = "".join(f"{line}\n" for line in self._frame)
+                if out is not self._file:  # another stream to the same terminal: in order
+                    self._file.write(erase)
+                    self._file.flush()
+                    out.write(pending[:cut])
+                    out.flush()
+                    erase = pending = ""
                 self._file.write(erase + pending[:cut] + frame)
                 self._file.flush()
         return len(text)
@@ -330,10 +355,10 @@ class Watch:
         self._done.recv()
         with self._lock:
             final = self._final
-            if self._partial:
-                self._file.write(self._partial)
-                self._partial = ""
-                self._file.flush()
+            partials, self._partials = self._partials, {}
+            for out, partial in partials.items():
+                out.write(partial)
+                out.flush()
         if final is None:  # the drawing goroutine failed before its final frame
             final = self._pool.stats()
         return final
@@ -375,8 +400,12 @@ def watch(pool: Any, *, file: TextIO | None = None, interval: float = 0.25) -> W
 
         Pool running: completed 30/50, 12.0 jobs/s, p50 0.10 s, p99 0.12 s, 3/4 workers busy
 
-    Other output to the same terminal should go through
-    :meth:`Watch.write`, or it scrolls the view. Runs in a thread of its
+    While a terminal view is live, other output to the terminal (``print``,
+    logging, a traceback) is printed above it, through :meth:`Watch.write`:
+    ``sys.stdout`` and ``sys.stderr``, and the logging handlers of the root
+    and ``gopool`` loggers that write to them, stand in until the final
+    frame (a stall warning never tears the view). Two views live in one
+    terminal at once would draw over each other. Runs in a thread of its
     own, woken by a ticker; costs one ``pool.stats()`` per interval. Raises
     ``TypeError`` if ``pool`` has no ``stats()`` or ``interval`` is not a
     number, ``ValueError`` if ``interval`` is not positive.
@@ -391,4 +420,5 @@ def watch(pool: Any, *, file: TextIO | None = None, interval: float = 0.25) -> W
         file = sys.stdout
     if not callable(getattr(file, "write", None)):
         raise TypeError(f"watch: file must be a text stream, not {file!r}")
+    file = _console.unwrap(file)  # a view draws on the terminal itself, never above another
     return Watch(pool, file, float(interval))

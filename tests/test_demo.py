@@ -1,11 +1,13 @@
-"""The demo, ``python -m gopool``: all six programs, one by name, --help, a bad name,
-and the demo from a regular (non-editable) install, run outside the checkout."""
+"""The demo, ``python -m gopool``: all six programs, one by name, --help, --version,
+--fast, a bad name, Ctrl-C, and the demo from a regular (non-editable) install, run
+outside the checkout."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -14,9 +16,15 @@ from pathlib import Path
 import pytest
 from test_examples import CHECKS, ROOT, checkout_env
 
+import gopool
+from gopool import demo
+from gopool._examples import FAST, clock
+
 pytestmark = pytest.mark.timeout(120)
 
 HEADING = re.compile(r"== (\w+): .+")
+SOURCE = re.compile(r"== (\w+): [^(]+ \((gopool/_examples/\w+\.py), (--fast|watched live)\)")
+"""A heading names the file the example's code is in, in any install."""
 
 
 def run_demo(
@@ -58,6 +66,75 @@ def test_demo_runs_all_six_in_order() -> None:
     assert list(found) == list(CHECKS)
     for name, lines in found.items():
         CHECKS[name](lines)
+    assert_headings_name_their_source(proc.stdout, ROOT)
+
+
+def assert_headings_name_their_source(stdout: str, root: Path) -> None:
+    """Every heading names its example's source file, which exists under ``root``."""
+    headings = [line for line in stdout.splitlines() if HEADING.fullmatch(line)]
+    assert headings
+    for line in headings:
+        m = SOURCE.fullmatch(line)
+        assert m, f"heading {line!r} does not name its source"
+        assert m.group(2) == f"gopool/_examples/{m.group(1)}.py"
+        assert (root / m.group(2)).is_file(), f"{m.group(2)} is not in {root}"
+
+
+def test_version() -> None:
+    proc = run_demo("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"gopool {gopool.__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", gopool.__version__)
+
+
+def test_fast_is_accepted_and_speeds_up_live(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--fast`` is the default; with ``--live`` it makes the live run fast too."""
+    proc = run_demo("--fast", "generic")
+    assert proc.returncode == 0, proc.stderr
+    CHECKS["generic"](sections(proc.stdout)["generic"])
+    try:
+        assert demo.main(["--live", "--fast", "generic"]) == 0
+        assert clock.second == FAST
+        assert demo.main(["--live", "struct_pool"]) == 0
+        assert clock.second == 1.0
+    finally:
+        clock.second = 1.0
+    out = capsys.readouterr().out
+    assert "Pool closed: completed 5/5" in out and "WorkerPool closed: completed 10/10" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "gopool"],
+        ["-m", "gopool", "dynamic", "--live"],
+        [str(ROOT / "examples" / "basic.py")],
+    ],
+    ids=["demo", "demo-live", "example"],
+)
+def test_ctrl_c_ends_quietly_with_status_130(command: list[str]) -> None:
+    """SIGINT (Ctrl-C) while the examples run: no traceback, nothing on stderr, exit 130."""
+    with subprocess.Popen(
+        [sys.executable, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=checkout_env(),
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            seen: list[str] = []
+            while not re.match(r"Worker \d+ processing|Result: ", line := proc.stdout.readline()):
+                assert line and len(seen) < 50, f"the examples never started: {seen}"
+                seen.append(line)
+            os.kill(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        except BaseException:
+            proc.kill()  # the with block then waits for it
+            raise
+    assert (proc.returncode, err) == (130, ""), (proc.returncode, err)
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out
 
 
 def test_demo_runs_one_by_name() -> None:
@@ -138,3 +215,5 @@ def test_demo_from_a_regular_install(tmp_path: Path) -> None:
     found = sections(proc.stdout)
     assert list(found) == ["basic"]
     CHECKS["basic"](found["basic"])
+    # The heading names a file this install has (a wheel has no examples/ folder).
+    assert_headings_name_their_source(proc.stdout, Path(where.stdout.strip()).parent.parent)

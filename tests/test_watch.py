@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import math
 import os
 import re
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from typing import Any
@@ -304,7 +306,9 @@ def test_demo_live_in_a_pipe_prints_plain_lines() -> None:
     assert proc.stderr == ""
     lines = proc.stdout.splitlines()
     assert "\x1b" not in proc.stdout
-    assert lines[0] == "== dynamic: Dynamic worker pool (examples/dynamic.py, watched live)"
+    assert lines[0] == (
+        "== dynamic: Dynamic worker pool (gopool/_examples/dynamic.py, watched live)"
+    )
     views = [line for line in lines if line.startswith("DynamicPool ")]
     assert len(views) >= 3
     for line in views:
@@ -323,23 +327,27 @@ def test_demo_live_says_when_there_is_nothing_to_watch() -> None:
     assert any(line.startswith("Summary: ") for line in lines)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
-def test_demo_live_in_a_terminal_redraws_in_place() -> None:
-    """Under a real pseudo-terminal: frames redrawn in place, workers shown, exit 0."""
+def in_terminal(*args: str, stderr_too: bool = False) -> tuple[str, str]:
+    """Run ``python *args`` on a real pseudo-terminal of 40 rows of 120 columns until it ends.
+
+    Returns what the terminal received (``\r\n`` made ``\n``) and the
+    child's stderr when it went to a pipe (``""`` with ``stderr_too``,
+    which sends it to the terminal as well). Fails unless it exits 0.
+    """
     import fcntl
     import pty
     import struct
     import termios
 
     leader, follower = pty.openpty()
-    # A terminal of 40 rows of 120 columns (a new pseudo-terminal has 0 x 0).
+    # A new pseudo-terminal has 0 x 0.
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gopool", "dynamic", "--live"],
+            [sys.executable, *args],
             stdin=follower,
             stdout=follower,
-            stderr=subprocess.PIPE,
+            stderr=follower if stderr_too else subprocess.PIPE,
             cwd=ROOT,
             env={k: v for k, v in checkout_env().items() if k not in ("COLUMNS", "LINES")},
         )
@@ -355,14 +363,178 @@ def test_demo_live_in_a_terminal_redraws_in_place() -> None:
                 break
             chunks.append(chunk)
         assert proc.wait(DEADLINE) == 0
-        assert proc.stderr is not None
-        assert proc.stderr.read() == b""
+        err = proc.stderr.read().decode() if proc.stderr is not None else ""
     finally:
         os.close(leader)
         if follower >= 0:
             os.close(follower)
-    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    return b"".join(chunks).decode().replace("\r\n", "\n"), err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_demo_live_in_a_terminal_redraws_in_place() -> None:
+    """Under a real pseudo-terminal: frames redrawn in place, workers shown, exit 0."""
+    text, err = in_terminal("-m", "gopool", "dynamic", "--live")
+    assert err == ""
     assert ERASE.search(text), "no in-place redraw"
     assert re.search(r"worker \d+ +job \d+ for ", text), "no busy worker shown"
     tail = ERASE.split(text)[-1]
     assert "DynamicPool closed [" in tail and "completed 50/50  100%" in tail
+    shown = screen(text)
+    assert "== dynamic: Dynamic worker pool (gopool/_examples/dynamic.py, watched live)" in shown
+    assert not [line for line in shown if line.startswith("DynamicPool ") and "closed" not in line]
+
+
+# -- other output to the terminal while a view is live --
+
+
+def screen(text: str) -> list[str]:
+    """The lines a terminal shows after receiving ``text`` (no scrolling limit).
+
+    Applies what the views send: newline, carriage return, cursor up
+    (``ESC[nA``) and erase below (``ESC[J``); colours (``ESC[...m``) are
+    dropped. A line left over from an earlier frame stays, as on a screen.
+    """
+    lines = [""]
+    row = col = 0
+    for token in re.split(r"(\x1b\[[\d;]*[A-Za-z]|\r|\n)", text):
+        if token == "\n":
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append("")
+        elif token == "\r":
+            col = 0
+        elif m := re.fullmatch(r"\x1b\[(\d*)A", token):
+            row -= int(m.group(1) or 1)
+            assert row >= 0, "cursor moved above the first line"
+        elif token == "\x1b[J":
+            del lines[row + 1 :]
+            lines[row] = lines[row][:col]
+        elif token.startswith("\x1b["):
+            pass  # a colour
+        elif token:
+            line = lines[row].ljust(col)
+            lines[row] = line[:col] + token + line[col + len(token) :]
+            col += len(token)
+    if lines[-1] == "":
+        lines.pop()  # the line the cursor waits on
+    return lines
+
+
+def test_screen_shows_a_stale_line_when_something_writes_below_a_frame() -> None:
+    """The emulator itself: text written under a frame is erased by the next redraw,
+    and the frame's first line stays behind (what the stand-in streams prevent)."""
+    text = "frame 1\nframe 2\n" + "warning\n" + "\x1b[2A\r\x1b[J" + "frame 3\nframe 4\n"
+    assert screen(text) == ["frame 1", "frame 3", "frame 4"]
+
+
+def stalled_pool(term: FakeTTY) -> tuple[Watch, Gate, Pool[int, int]]:
+    """A pool whose one job stalls (``stall_after=0.05``), watched on the fake terminal."""
+    gate = Gate()
+    pool: Pool[int, int] = Pool(1, gate, stall_after=0.05)
+    w = watch(pool, file=term, interval=0.01)
+    pool.start()
+    pool.submit(1)
+    until(lambda: "stalled: on job 1" in term.getvalue(), "the stall warning")
+    time.sleep(0.05)  # a few more frames below it
+    gate.open()
+    pool.results().recv()
+    pool.close()
+    w.stop()
+    return w, gate, pool
+
+
+@pytest.mark.parametrize("logging_config", ["none", "handler"])
+def test_a_stall_warning_goes_above_the_terminal_view(
+    monkeypatch: pytest.MonkeyPatch, logging_config: str
+) -> None:
+    """The ``gopool`` logger's warning, to stderr on the same terminal, lands above the view
+    and stays; no line of an old frame is left on the screen. ``none``: no logging set up
+    (logging's last-resort handler writes to ``sys.stderr``); ``handler``: a
+    ``StreamHandler(sys.stderr)`` made before the view starts."""
+    term = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", term)
+    logger = logging.getLogger("gopool")
+    if logging_config == "none":
+        monkeypatch.setattr(logger, "propagate", False)  # away from pytest's own handlers
+        monkeypatch.setattr(logger, "handlers", [])
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        logger.addHandler(handler)
+        monkeypatch.setattr(logger, "propagate", False)
+    try:
+        stalled_pool(term)
+    finally:
+        if logging_config == "handler":
+            logger.removeHandler(handler)
+            assert handler.stream is term, "the handler's stream was not given back"
+    assert sys.stderr is term, "sys.stderr was not given back"
+    shown = screen(term.getvalue())
+    warnings = [line for line in shown if "stalled: on job 1" in line]
+    assert len(warnings) == 1, shown
+    assert shown.index(warnings[0]) == 0, shown  # above every frame, and never erased
+    final = shown[1:]
+    assert final[0].startswith("Pool closed [") and "completed 1/1" in final[0], shown
+    assert [line for line in final if line.startswith("Pool ")] == [final[0]], shown
+
+
+def test_print_goes_above_the_view_and_stdout_comes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    term = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", term)
+    gate = Gate()
+    pool = Pool(1, gate).start()
+    w = watch(pool, interval=0.01)
+    until(lambda: term.getvalue().count("\n") >= 3, "a first frame")
+    print("hello", "world")
+    print("partial", end="")
+    pool.submit(1)
+    gate.open()
+    pool.results().recv()
+    pool.close()
+    w.stop()
+    assert sys.stdout is term
+    shown = screen(term.getvalue())
+    assert shown[0] == "hello world"
+    assert shown[1].startswith("Pool closed [")
+    assert shown[-1] == "partial"  # held back until the view stopped, then written
+    assert sum(line.startswith("Pool ") for line in shown) == 1
+
+
+def test_a_view_in_a_pipe_leaves_the_streams_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    term = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", term)
+    pool = Pool(1, abs).start()
+    w = watch(pool, file=io.StringIO(), interval=0.01)
+    assert sys.stdout is term
+    pool.close()
+    w.stop()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_a_stall_warning_in_a_real_terminal() -> None:
+    """A program with no logging set up, stdout and stderr on one pseudo-terminal: the stall
+    warning stays on the screen above the final frame, with nothing of an old frame left."""
+    program = textwrap.dedent(
+        """
+        import threading
+        import gopool
+
+        release = threading.Event()
+        pool = gopool.Pool(2, lambda x: release.wait(5) and x, stall_after=0.2)
+        with gopool.watch(pool, interval=0.02):
+            pool.start()
+            pool.submit(1)
+            pool.submit(2)
+            threading.Timer(0.6, release.set).start()
+            pool.close()
+        print("done")
+        """
+    )
+    text, _ = in_terminal("-c", program, stderr_too=True)
+    shown = screen(text)
+    warnings = [line for line in shown if " stalled: on job " in line]
+    assert len(warnings) == 2, shown
+    assert shown[:2] == warnings, shown
+    assert shown[2].startswith("Pool closed [") and "completed 2/2  100%" in shown[2], shown
+    assert shown[-1] == "done"
+    assert [line for line in shown if line.startswith("Pool ")] == [shown[2]], shown

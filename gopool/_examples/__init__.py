@@ -8,18 +8,36 @@ so that ``python -m gopool`` runs them from any install, editable or not.
 
 Invariants: :data:`clock` is set once, by :func:`run`, before a program
 starts any thread, and only read afterwards; every line a program prints
-goes through :mod:`gopool._examples.fmt`, one whole line at a time.
+goes through :mod:`gopool._examples.fmt`, one whole line at a time. Ctrl-C
+ends a program quietly: :func:`run` returns :data:`INTERRUPTED` and
+:func:`exit_with` ends the process without waiting for its goroutines.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
-__all__ = ["EXAMPLES", "FAST", "clock", "exit_on_closed_pipe", "main_of", "parser", "run"]
+from . import fmt
+
+__all__ = [
+    "EXAMPLES",
+    "FAST",
+    "INTERRUPTED",
+    "SOURCE",
+    "clock",
+    "exit_on_closed_pipe",
+    "exit_with",
+    "main_of",
+    "parser",
+    "run",
+]
 
 EXAMPLES: dict[str, str] = {
     "basic": "Basic worker pool",
@@ -33,6 +51,12 @@ EXAMPLES: dict[str, str] = {
 
 FAST = 0.05
 """What ``--fast`` multiplies every simulated duration by (twenty times faster)."""
+
+INTERRUPTED = 130
+"""The exit status after Ctrl-C: what a shell reports for a program ended by SIGINT (128 + 2)."""
+
+SOURCE = "gopool/_examples/{}.py"
+"""Where a program's code is, in every install (a wheel has no ``examples/`` folder)."""
 
 
 class Clock:
@@ -93,11 +117,40 @@ def exit_on_closed_pipe() -> None:
 def run(name: str, argv: Sequence[str] | None = None) -> int:
     """Parse an example's command line, set :data:`clock`, run its ``main()``; return 0.
 
-    Blocks until the program has finished. ``SystemExit`` for a bad command
-    line, as ``argparse`` does.
+    Blocks until the program has finished; returns :data:`INTERRUPTED` at
+    once if Ctrl-C stops it first. ``SystemExit`` for a bad command line,
+    as ``argparse`` does.
     """
     args = parser(name).parse_args(argv)
     exit_on_closed_pipe()
     clock.second = FAST if args.fast else 1.0
-    main_of(name)()
+    try:
+        main_of(name)()
+    except KeyboardInterrupt:
+        return INTERRUPTED
     return 0
+
+
+def exit_with(status: int) -> NoReturn:
+    """End the process with exit ``status``, as a Go program ends.
+
+    After Ctrl-C (:data:`INTERRUPTED`) the program's goroutines may still be
+    running, and still printing: as Go does on SIGINT, they are not waited
+    for. What was printed is flushed (waiting at most a second for a line
+    being written), then the process ends at once (``os._exit``), so no
+    goroutine can write into an interpreter that is shutting down. Any
+    other status is a normal ``sys.exit``.
+    """
+    if status != INTERRUPTED:
+        sys.exit(status)
+    held = fmt.lock.acquire(timeout=1.0)  # no goroutine is in the middle of a line then
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a reader that went away: there is nobody to tell
+    finally:
+        if held:
+            fmt.lock.release()
+    os._exit(status)

@@ -14,6 +14,10 @@ rate the pool's total: one job per 400 ms, whichever worker takes it; the
 pool's ``rate`` says so. And ``time.Tick`` is never stopped, while the
 pool stops its limiter when it closes.
 
+The Go workers are numbered 0 to 4 by the loop that starts them; here a
+worker prints the number the pool gives it, 1 to 5, which is the number
+the live view (``python -m gopool rate_limited --live``) shows beside it.
+
 Prints ten lines ``Worker 4 processing job 4 at 19:05:57.068`` (the time
 of day, to the millisecond, about 400 ms apart) and ten ``Result: 8`` lines.
 """
@@ -29,40 +33,29 @@ from gopool.context import background
 from gopool.pools import RateLimitedPool
 from gopool.rate import every
 
-_worker_ids: dict[int, int] = {}
-_worker_ids_lock = threading.Lock()  # guards _worker_ids
 
-
-def worker_id() -> int:
-    """The number of the worker thread running this call: 0, 1, ... in order of first use.
-
-    The Go workers are numbered by the loop that starts them; the pool's
-    workers are threads, numbered here as they take their first job.
-    """
-    me = threading.get_ident()
-    with _worker_ids_lock:
-        return _worker_ids.setdefault(me, len(_worker_ids))
-
-
-def process(job: int) -> int:
-    # The pool has waited for the rate limiter before calling this.
-    with fmt.lock:  # stamp and print as one, so the printed times never go backwards
-        fmt.printf(
-            "Worker %d processing job %d at %s\n",
-            worker_id(),
-            job,
-            datetime.now().strftime("%H:%M:%S.%f")[:-3],  # Go's "15:04:05.000"
-        )
-    return job * 2
+def worker_id(pool: RateLimitedPool[int, int]) -> int:
+    """The pool's number for the worker running this call: 1 to 5, as its stats show it."""
+    me = threading.current_thread().name
+    return next(w.id for w in pool.stats().per_worker if w.name == me)
 
 
 def main() -> None:
-    with _worker_ids_lock:
-        _worker_ids.clear()  # this run's workers count from 0 again
     ctx = background()
     num_workers = 5
     num_jobs = 10
     rate_limit = 2 * clock.second  # 1 job per 2 seconds per worker: 1 per 400 ms in all
+
+    def process(job: int) -> int:
+        # The pool has waited for the rate limiter before calling this.
+        with fmt.lock:  # stamp and print as one, so the printed times never go backwards
+            fmt.printf(
+                "Worker %d processing job %d at %s\n",
+                worker_id(pool),
+                job,
+                datetime.now().strftime("%H:%M:%S.%f")[:-3],  # Go's "15:04:05.000"
+            )
+        return job * 2
 
     pool = RateLimitedPool[int, int](
         num_workers, process, rate=every(rate_limit / num_workers), buffer=num_jobs
