@@ -86,6 +86,31 @@ def test_the_pages_have_blocks() -> None:
     assert not [b for b in readme if FRAGMENT.match(b.first_line)], "the README's tour all runs"
 
 
+def shell_blocks(page: Path) -> list[list[str]]:
+    """The commands of each fenced ``sh`` block of ``page``, comments and blank lines dropped."""
+    found = re.findall(r"^```sh\n(.*?)^```$", page.read_text(encoding="utf-8"), re.M | re.S)
+    return [
+        [c for line in block.splitlines() if (c := line.split("#", 1)[0].strip())]
+        for block in found
+    ]
+
+
+def test_readme_starts_with_a_newcomers_commands() -> None:
+    """The first commands make a venv, install, run the demo (CI runs them as written,
+    .ci/package); the next ones are the test command CI runs (.ci/run)."""
+    first, tests = shell_blocks(ROOT / "README.md")[:2]
+    assert first == [
+        "python3 -m venv .venv && . .venv/bin/activate",
+        "python -m pip install -e .",
+        "python -m gopool",
+    ]
+    assert tests == ["python -m pip install -e '.[test]'", "python -m pytest"]
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.index("```sh") < text.index("```python"), "the commands come before the tour"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "-e '.[test]'" in ci and "-m pytest" in ci
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_block_runs_as_written(block: Block, tmp_path: Path) -> None:
     ast.parse(block.code, filename=block.where)  # every block parses, fragments too
