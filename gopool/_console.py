@@ -79,6 +79,8 @@ class Above(io.TextIOBase):
         return getattr(self.stream, "encoding", None) or "utf-8"
 
     def __getattr__(self, name: str) -> Any:
+        if name == "stream":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.stream, name)
 
     def __repr__(self) -> str:
