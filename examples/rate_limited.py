@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 try:
-    from gopool._examples import exit_with, run
+    from gopool._examples import launch
 except ModuleNotFoundError:  # a checkout where gopool is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gopool._examples import exit_with, run
+    from gopool._examples import launch
 
 if __name__ == "__main__":
-    exit_with(run("rate_limited"))
+    launch("rate_limited")

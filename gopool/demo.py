@@ -16,7 +16,9 @@ without a view.
 
 Ctrl-C ends the demo quietly, with exit status 130 (:func:`main` returns
 it; ``python -m gopool`` then exits at once, not waiting for the
-goroutines of the program it interrupted).
+goroutines of the program it interrupted), and so does a reader that goes
+away (``python -m gopool | head``). :func:`main` changes no process-wide
+setting; ``python -m gopool`` does (the SIGPIPE handler).
 
 Invariant (``--live``): every pool made while an example runs is watched
 from its creation until the example has ended, when its view draws its
@@ -32,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from ._examples import EXAMPLES, FAST, INTERRUPTED, SOURCE, clock, exit_on_closed_pipe, fmt, main_of
+from ._examples import EXAMPLES, FAST, INTERRUPTED, SOURCE, clock, fmt, main_of
 from .pools._base import on_new_pool
 from .watch import Watch, watch
 
@@ -112,7 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"no example named {', '.join(map(repr, unknown))}; choose from {', '.join(EXAMPLES)}"
         )
     names = args.examples or list(EXAMPLES)
-    exit_on_closed_pipe()
     clock.second = FAST if args.fast or not args.live else 1.0
     how = "watched live" if args.live else "--fast"
     try:

@@ -92,6 +92,7 @@ def test_fast_is_accepted_and_speeds_up_live(capsys: pytest.CaptureFixture[str])
     proc = run_demo("--fast", "generic")
     assert proc.returncode == 0, proc.stderr
     CHECKS["generic"](sections(proc.stdout)["generic"])
+    sigpipe = signal.getsignal(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else None
     try:
         assert demo.main(["--live", "--fast", "generic"]) == 0
         assert clock.second == FAST
@@ -101,6 +102,30 @@ def test_fast_is_accepted_and_speeds_up_live(capsys: pytest.CaptureFixture[str])
         clock.second = 1.0
     out = capsys.readouterr().out
     assert "Pool closed: completed 5/5" in out and "WorkerPool closed: completed 10/10" in out
+    if sigpipe is not None:  # main() in-process changes no process-wide setting
+        assert signal.getsignal(signal.SIGPIPE) == sigpipe
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="needs SIGPIPE")
+@pytest.mark.parametrize(
+    "command", [["-m", "gopool"], [str(ROOT / "examples" / "dynamic.py")]], ids=["demo", "example"]
+)
+def test_a_reader_that_goes_away_ends_it_quietly(command: list[str]) -> None:
+    """``python -m gopool | head -1``: no BrokenPipeError traceback, as a Go program would."""
+    with subprocess.Popen(
+        [sys.executable, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=checkout_env(),
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline()
+        proc.stdout.close()  # as head does after its line
+        err = proc.stderr.read()
+        status = proc.wait(timeout=60)
+    assert err == b""
+    assert status in (-signal.SIGPIPE, 0), status
 
 
 @pytest.mark.parametrize(

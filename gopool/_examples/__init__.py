@@ -34,6 +34,7 @@ __all__ = [
     "clock",
     "exit_on_closed_pipe",
     "exit_with",
+    "launch",
     "main_of",
     "parser",
     "run",
@@ -122,13 +123,23 @@ def run(name: str, argv: Sequence[str] | None = None) -> int:
     as ``argparse`` does.
     """
     args = parser(name).parse_args(argv)
-    exit_on_closed_pipe()
     clock.second = FAST if args.fast else 1.0
     try:
         main_of(name)()
     except KeyboardInterrupt:
         return INTERRUPTED
     return 0
+
+
+def launch(name: str) -> NoReturn:
+    """What ``python examples/NAME.py`` does: run the example as a program, then exit.
+
+    A reader that goes away ends it quietly (:func:`exit_on_closed_pipe`),
+    and so does Ctrl-C (:func:`exit_with`). Process-wide settings are made
+    here, never in :func:`run`, which a caller may use in-process.
+    """
+    exit_on_closed_pipe()
+    exit_with(run(name))
 
 
 def exit_with(status: int) -> NoReturn:
