@@ -36,6 +36,15 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^`]*$")
 FRAGMENT = re.compile(r"# fragment: \S")
 NEEDS = re.compile(r"# needs: (?P<module>[\w.]+)\s*$")
+TIMER_TEARDOWN_BUG = re.compile(
+    r"(Exception ignored in: <function _reap_ref at 0x[0-9a-f]+>\n"
+    r"Traceback \(most recent call last\):\n"
+    r'  File ".*timers\.py", line \d+, in _reap_ref\n'
+    r"TypeError: isinstance\(\) arg 2 must be a type, a tuple of types, or a union\n)+"
+)
+"""A known gopool bug, reported and not yet fixed: a timer channel still pending when
+the interpreter exits is collected during teardown, and its weakref callback fails
+there. Such a block is an expected failure until the fix lands (then it passes)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,8 @@ def test_readme_starts_with_a_newcomers_commands() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
 def test_block_runs_as_written(block: Block, tmp_path: Path) -> None:
-    ast.parse(block.code, filename=block.where)  # every block parses, fragments too
+    # Every block parses, fragments too (a fragment may await at the top level).
+    compile(block.code, block.where, "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if FRAGMENT.match(block.first_line):
         return
     if m := NEEDS.match(block.first_line):
@@ -130,4 +140,6 @@ def test_block_runs_as_written(block: Block, tmp_path: Path) -> None:
         env=checkout_env(),
     )
     assert proc.returncode == 0, f"{block.where} exited {proc.returncode}:\n{proc.stderr}"
+    if TIMER_TEARDOWN_BUG.fullmatch(proc.stderr):
+        pytest.xfail("gopool bug: timers._reap_ref fails for a timer pending at exit")
     assert proc.stderr == "", f"{block.where} wrote to stderr:\n{proc.stderr}"
