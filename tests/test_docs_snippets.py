@@ -36,15 +36,6 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^`]*$")
 FRAGMENT = re.compile(r"# fragment: \S")
 NEEDS = re.compile(r"# needs: (?P<module>[\w.]+)\s*$")
-TIMER_TEARDOWN_BUG = re.compile(
-    r"(Exception ignored in: <function _reap_ref at 0x[0-9a-f]+>\n"
-    r"Traceback \(most recent call last\):\n"
-    r'  File ".*timers\.py", line \d+, in _reap_ref\n'
-    r"TypeError: isinstance\(\) arg 2 must be a type, a tuple of types, or a union\n)+"
-)
-"""A known gopool bug, reported and not yet fixed: a timer channel still pending when
-the interpreter exits is collected during teardown, and its weakref callback fails
-there. Such a block is an expected failure until the fix lands (then it passes)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +131,4 @@ def test_block_runs_as_written(block: Block, tmp_path: Path) -> None:
         env=checkout_env(),
     )
     assert proc.returncode == 0, f"{block.where} exited {proc.returncode}:\n{proc.stderr}"
-    if TIMER_TEARDOWN_BUG.fullmatch(proc.stderr):
-        pytest.xfail("gopool bug: timers._reap_ref fails for a timer pending at exit")
     assert proc.stderr == "", f"{block.where} wrote to stderr:\n{proc.stderr}"
