@@ -22,6 +22,7 @@ from gopool import (
     Chan,
     ClosedChannelError,
     Limiter,
+    Pool,
     WaitGroup,
     after,
     background,
@@ -195,3 +196,12 @@ def test_sleep_and_timer_channels_and_context_done() -> None:
     finally:
         cancel()
     assert in_loop(lambda: ctx.done().recv()) is None  # closed now: completes at once
+
+
+def test_pool_submit_on_a_full_buffer() -> None:
+    pool: Pool[int, int] = Pool(1, lambda x: x, buffer=1)
+    in_loop(lambda: pool.submit(1))  # not started: queued in the buffer
+    raises_naming("async_submit", lambda: pool.submit(2))
+    pool.start()
+    pool.close()
+    assert sorted(pool.results()) == [1]

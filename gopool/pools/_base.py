@@ -159,6 +159,24 @@ class PoolBase(Generic[T, R]):
         if err is not None:
             raise err
 
+    async def async_submit(self, job: T) -> None:
+        """Queue ``job`` from an asyncio task; as :meth:`submit`, without blocking the loop.
+
+        Waits while the job buffer is full, and raises what :meth:`submit`
+        raises, when it does. Cancelling the task withdraws a waiting
+        submit (the job is not accepted) and ``CancelledError`` propagates;
+        if the pool accepted the job before the cancellation could withdraw
+        it, the submit stands: it returns, and the task's next ``await``
+        raises ``CancelledError``. A task reads the results with ``async
+        for r in pool.results()``.
+        """
+        core = self._core
+        if core.check_job is not None:
+            core.check_job(job)
+        err = await core.async_put(job, None)
+        if err is not None:
+            raise err
+
     def results(self) -> RecvChan[R]:
         """The channel results are put into (Go's ``p.Results()``).
 

@@ -333,14 +333,25 @@ class Core:
         :class:`ClosedChannelError` for a closed pool (checked first), or
         the context's ``err()`` for a cancelled one.
         """
+        refused, item = self._put_now(job, tag)
+        if item is None:
+            return refused
+        return self.intake.wait(item, self._refusal_locked)
+
+    async def async_put(self, job: Any, tag: int | None) -> BaseException | None:
+        """:meth:`put` for an asyncio task: waits for room without blocking its event loop."""
+        refused, item = self._put_now(job, tag)
+        if item is None:
+            return refused
+        return await self.intake.async_wait(item, self._refusal_locked)
+
+    def _put_now(self, job: Any, tag: int | None) -> tuple[BaseException | None, Any]:
+        """Refuse or accept ``job`` now: ``(refusal, None)``, or ``(None, item to wait for)``."""
         with self.lock:
             ctx = self.ctx
             if self.closed or self.jobs_closed or (ctx is not None and ctx.err() is not None):
-                return self._refusal_locked()
-            item = self.intake.put_locked(job, tag)
-        if item is None:
-            return None
-        return self.intake.wait(item, self._refusal_locked)
+                return self._refusal_locked(), None
+            return None, self.intake.put_locked(job, tag)
 
     def _refusal_locked(self) -> BaseException | None:
         """Why a submit is refused now (closed first, then cancelled), or None if it is not."""

@@ -46,9 +46,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, wake_all
+from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from ..chan import Chan
 
 __all__ = ["Intake", "offer"]
@@ -123,17 +124,40 @@ class Intake:
         job at that moment, the job stands and the interrupt is delivered
         again (see :func:`gopool._waiter.block`).
         """
+        refuse_in_loop("a pool's submit", "await pool.async_submit(job)")
         w = ThreadWaiter(("pool submit", self.jobs))
         wait = _Wait(item, refusal)
         block(w, self.lock, self._attempt, wait, None, self.queue.withdraw)
+        return self._outcome(w, wait)
+
+    async def async_wait(
+        self, item: Any, refusal: Callable[[], BaseException | None]
+    ) -> BaseException | None:
+        """:meth:`wait` for an asyncio task: waits without blocking its event loop.
+
+        Cancelled, the submit withdraws (nothing accepted) and
+        ``CancelledError`` propagates; if a worker accepted the job first,
+        the job stands and the task's next ``await`` raises it (see
+        :func:`gopool._aio.block_task`).
+        """
+        from .._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("pool submit", self.jobs))
+        wait = _Wait(item, refusal)
+        attempt = partial(self._attempt, w, wait)
+        await block_task(w, (self.lock,), attempt, partial(self.queue.withdraw, w))
+        return self._outcome(w, wait)
+
+    def _outcome(self, w: Waiter, wait: _Wait) -> BaseException | None:
+        """What a completed wait returns: None once accepted, else the refusal."""
         if wait.refused is not None:
             return wait.refused
         if w.ok:
             return None
         with self.lock:
-            return refusal()
+            return wait.refusal()
 
-    def _attempt(self, w: ThreadWaiter, wait: _Wait) -> bool:
+    def _attempt(self, w: Waiter, wait: _Wait) -> bool:
         """:meth:`wait`'s step under the lock: refused, accepted at once, or published."""
         err = wait.refusal()
         if err is not None:
