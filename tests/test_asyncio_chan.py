@@ -355,7 +355,11 @@ def test_waiting_tasks_hold_no_thread_and_cost_no_cpu() -> None:
         futs = [lt.submit(ch.async_recv()) for _ in range(n)]
         wait_blocked(ch, receivers=n)
         assert threading.active_count() == before
-        time.sleep(0.2)  # the loop finishes the step that parked the last task, then sleeps
+        # A round trip through the loop: every task has taken its parking
+        # step (under load the loop can still be busy with them after every
+        # waiter is published); then the loop goes back to sleep.
+        lt.run(asyncio.sleep(0))
+        time.sleep(0.2)
         cpu, switches = _thread_cpu(lt.thread), _switches(lt.thread)
         time.sleep(1.0)
         # A poll anywhere would wake the loop's thread: it stays asleep.
