@@ -46,7 +46,18 @@ from .pools import (
     heartbeat,
 )
 from .rate import Limiter, Reservation, Sometimes, every, inf
-from .sync import Map, Once, WaitGroup, once_func, once_value, once_values
+from .sync import (
+    Cond,
+    Locker,
+    Map,
+    Mutex,
+    Once,
+    RWMutex,
+    WaitGroup,
+    once_func,
+    once_value,
+    once_values,
+)
 from .timers import Ticker, Timer, after, after_func, sleep, tick
 from .watch import watch
 
@@ -56,16 +67,20 @@ __all__ = [
     "Canceled",
     "Chan",
     "ClosedChannelError",
+    "Cond",
     "Context",
     "DeadlineExceeded",
     "DeadlockError",
     "DynamicPool",
     "Job",
     "Limiter",
+    "Locker",
     "Map",
+    "Mutex",
     "Once",
     "Pool",
     "PoolStats",
+    "RWMutex",
     "RateLimitedPool",
     "RecvChan",
     "Reservation",

@@ -233,6 +233,18 @@ def spawn(fn: Callable[..., Any], *args: Any) -> Task:
     return Task(fn, *args)
 
 
+def spawn_in_turn(
+    fn: Callable[[int], Any], n: int, queued: Callable[[], int], what: str = "threads queued"
+) -> list[Task]:
+    """Start ``fn(0)``, ..., ``fn(n - 1)``, each once ``queued()`` (a count of blocked
+    threads) shows the one before blocked, so that they queue in that order."""
+    tasks = []
+    for i in range(n):
+        tasks.append(spawn(fn, i))
+        until(lambda i=i: queued() > i, f"{i + 1} {what}")
+    return tasks
+
+
 def join_all(tasks: list[Task], deadline: float = DEADLINE) -> list[Any]:
     """Join every task (sharing one deadline); results in order."""
     end = time.monotonic() + deadline
@@ -362,6 +374,37 @@ class Gate:
 
     def open(self) -> None:
         self.opened.set()
+
+
+CHILD_HELPERS = """
+import signal, sys, threading, time
+# A child started from a shell job may inherit SIGINT ignored: restore Python's handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+def ready_when(predicate):
+    def watch():
+        while not predicate():
+            time.sleep(0.001)
+        print("ready", flush=True)
+    threading.Thread(target=watch, daemon=True).start()
+
+def check(ok, what):
+    if not ok:
+        print("FAILED:", what, flush=True)
+        sys.exit(1)
+
+def interrupted(block):
+    try:
+        block()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        return
+    check(False, "the blocking call returned")
+"""
+"""The start of a :func:`sigint_child` body: Python's SIGINT handler, and the helpers
+``ready_when(predicate)`` (print ``ready`` once it holds), ``check(ok, what)`` (exit 1
+with ``FAILED: what`` unless ok) and ``interrupted(block)`` (call it, require
+KeyboardInterrupt, print ``interrupted``)."""
 
 
 def sigint_child(body: str) -> str:

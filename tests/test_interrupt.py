@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CHILD_HELPERS
 
 import gopool
 
@@ -26,18 +27,10 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals"),
 ]
 
-PRELUDE = """
-import signal, sys, threading, time
-# A child started from a shell job may inherit SIGINT ignored: restore Python's handler.
-signal.signal(signal.SIGINT, signal.default_int_handler)
+PRELUDE = (
+    CHILD_HELPERS
+    + """
 from gopool import Chan, nilchan, select
-
-def ready_when(predicate):
-    def watch():
-        while not predicate():
-            time.sleep(0.001)
-        print("ready", flush=True)
-    threading.Thread(target=watch, daemon=True).start()
 
 def ready_now():
     print("ready", flush=True)
@@ -46,26 +39,14 @@ def waiting(ch):
     s = ch.statistics()
     return s["senders_waiting"] + s["receivers_waiting"]
 
-def check(ok, what):
-    if not ok:
-        print("FAILED:", what, flush=True)
-        sys.exit(1)
-
 def nothing_to_receive(ch):
     try:
         ch.recv(timeout=0)
     except TimeoutError:
         return True
     return False
-
-def interrupted(block):
-    try:
-        block()
-    except KeyboardInterrupt:
-        print("interrupted", flush=True)
-        return
-    check(False, "the blocking call returned")
 """
+)
 
 
 def run_child(body: str, settle: float = 0.1) -> None:

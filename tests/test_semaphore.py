@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import STRESS, announce_parks, sigint_child, stress_test
+from conftest import CHILD_HELPERS, STRESS, announce_parks, sigint_child, stress_test
 
 from gopool import errgroup
 from gopool._waiter import Waiter
@@ -658,25 +658,12 @@ def test_stress_random_weights_and_cancellations() -> None:
 # -- Ctrl-C --
 
 
-CHILD = """
-import signal, sys, threading, time
-# A child started from a shell job may inherit SIGINT ignored: restore Python's handler.
-signal.signal(signal.SIGINT, signal.default_int_handler)
+CHILD = (
+    CHILD_HELPERS
+    + """
 from gopool.chan import Chan
 from gopool.context import background, with_cancel
 from gopool.semaphore import Weighted
-
-def check(ok, what):
-    if not ok:
-        print("FAILED:", what, flush=True)
-        sys.exit(1)
-
-def ready_when(predicate):
-    def watch():
-        while not predicate():
-            time.sleep(0.001)
-        print("ready", flush=True)
-    threading.Thread(target=watch, daemon=True).start()
 
 sem = Weighted(2)
 sem.acquire(n=1)
@@ -708,6 +695,7 @@ sem.release(2)
 check(sem.try_acquire(2), "the semaphore still works")
 print("intact", flush=True)
 """
+)
 
 
 def run_child(body: str) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from conftest import STRESS, announce_parks, stress_test
 
-import gopool.sync
+import gopool.sync.waitgroup
 from gopool._waiter import Waiter
 from gopool.chan import Chan, default, go, select
 from gopool.sync import Once, WaitGroup, once_func, once_value, once_values
@@ -380,7 +380,7 @@ def test_go_undoes_add_when_goroutine_cannot_start(monkeypatch: pytest.MonkeyPat
     def no_threads(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thread:
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr(gopool.sync, "go", no_threads)
+    monkeypatch.setattr(gopool.sync.waitgroup, "go", no_threads)
     wg = WaitGroup()
     with pytest.raises(RuntimeError, match="can't start new thread"):
         wg.go(lambda: None)
