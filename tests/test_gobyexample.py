@@ -51,6 +51,7 @@ PAGES = {
     "waitgroups": "waitgroups",
     "rate_limiting": "rate-limiting",
     "atomic_counters": "atomic-counters",
+    "mutexes": "mutexes",
     "stateful_goroutines": "stateful-goroutines",
 }
 """Every port (file name without ``.py``) and the Go by Example page it ports."""
@@ -193,6 +194,12 @@ def test_atomic_counters() -> None:
     """Go by Example: Atomic Counters: 50 goroutines add 1 a thousand times each;
     "We expect to get exactly 50,000 operations"."""
     assert output("atomic_counters").lines == ["ops: 50000"]
+
+
+def test_mutexes() -> None:
+    """Go by Example: Mutexes: "the counters updated as expected", printed as Go
+    prints a map: ``map[a:20000 b:10000]``."""
+    assert output("mutexes").lines == ["map[a:20000 b:10000]"]
 
 
 # -- the programs whose output Go's scheduler or clock shapes --
