@@ -564,16 +564,30 @@ def test_an_on_stall_that_raises_is_logged_and_the_others_still_come(
             raise RuntimeError("broken callback")
         reports(w)
 
+    # The two stalls may be reported by two goroutines: the one whose
+    # callback raised can still be logging after the other has reported.
+    logged = threading.Event()
+
+    class SignalOnError(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.set()
+
+    signal = SignalOnError(logging.ERROR)
     gate = Gate()
-    with caplog.at_level(logging.ERROR, logger="gopool"):
-        pool = Pool(2, gate, stall_after=0.05, on_stall=on_stall).start()
-        pool.submit(1)
-        pool.submit(2)
-        reports.wait_for(1)
-        gate.open()
-        pool.results().recv()
-        pool.results().recv()
-        pool.close()
+    logging.getLogger("gopool").addHandler(signal)
+    try:
+        with caplog.at_level(logging.ERROR, logger="gopool"):
+            pool = Pool(2, gate, stall_after=0.05, on_stall=on_stall).start()
+            pool.submit(1)
+            pool.submit(2)
+            reports.wait_for(1)
+            gate.open()
+            pool.results().recv()
+            pool.results().recv()
+            pool.close()
+            assert logged.wait(10), "the failing on_stall was never logged"
+    finally:
+        logging.getLogger("gopool").removeHandler(signal)
     errors = [r for r in caplog.records if r.name == "gopool" and r.levelno == logging.ERROR]
     assert len(errors) == 1 and "on_stall" in errors[0].getMessage()
     assert errors[0].exc_info is not None and "broken callback" in str(errors[0].exc_info[1])
