@@ -30,9 +30,11 @@ Lock order: ``_guard`` is never held while ``l`` is locked or unlocked.
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
-from .mutex import Locker
+from .mutex import Locker, Mutex
+from .rwmutex import RWMutex
 
 __all__ = ["Cond"]
 
@@ -82,20 +84,57 @@ class Cond:
         """
         refuse_in_loop("Cond.wait", "await c.async_wait()")
         w = ThreadWaiter(("sync.Cond.Wait", self))
-        with self._guard:
-            self._waiters.publish(w)
-        unlocked = False
+        self._enqueue(w)
         try:
-            self.l.unlock()
-            unlocked = True
             block(w, self._guard, _published, None, None, self._waiters.withdraw)
         except BaseException:
-            with self._guard:
-                self._waiters.withdraw(w)
+            self._withdraw(w)
             raise
         finally:
-            if unlocked:
-                _relock(self.l)
+            _relock(self.l)
+
+    async def async_wait(self) -> None:
+        """:meth:`wait` from a task: unlock ``l``, wait without blocking the loop, lock ``l``.
+
+        Tasks and threads wait in one queue, in Go's order: a signal wakes
+        the longest waiter of either kind. ``l`` is locked again through
+        its async form if it is a :class:`~gopool.sync.Mutex` or
+        :class:`~gopool.sync.RWMutex`, otherwise through its blocking
+        ``lock()``. Cancelling the task withdraws the wait (it is no longer
+        queued), and ``CancelledError`` propagates once ``l`` is locked
+        again; if a signal completed the wait before the cancellation could
+        withdraw it, the wait returns normally, holding ``l``, and the
+        task's next ``await`` raises ``CancelledError``. A cancellation
+        while re-locking ``l`` is held back until ``l`` is locked, then
+        requested again.
+        """
+        from .._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("sync.Cond.Wait", self))
+        self._enqueue(w)
+        try:
+            withdraw = partial(self._waiters.withdraw, w)
+            await block_task(w, (self._guard,), partial(_published, w, None), withdraw)
+        except BaseException:
+            self._withdraw(w)
+            await _async_relock(self.l)
+            raise
+        await _async_relock(self.l)
+
+    def _enqueue(self, w: Waiter) -> None:
+        """Take a wait's ticket: publish ``w``, then unlock ``l`` (withdrawn if that raises)."""
+        with self._guard:
+            self._waiters.publish(w)
+        try:
+            self.l.unlock()
+        except BaseException:
+            self._withdraw(w)
+            raise
+
+    def _withdraw(self, w: Waiter) -> None:
+        """Make sure ``w`` is no longer queued (it may have been withdrawn already)."""
+        with self._guard:
+            self._waiters.withdraw(w)
 
     def signal(self) -> None:
         """Wake the thread that has waited longest, if any; never blocks."""
@@ -127,6 +166,34 @@ class Cond:
 def _published(w: Waiter, _: object) -> bool:
     """``block``'s attempt for :meth:`Cond.wait`: the waiter is queued before ``l`` is free."""
     return False
+
+
+async def _async_relock(l: Locker) -> None:  # noqa: E741 -- Go's name
+    """Lock ``l`` again at the end of :meth:`Cond.async_wait`, even through cancellation.
+
+    A Mutex or RWMutex is locked through its async form; a cancellation
+    while it is contended is held back until ``l`` is locked, then
+    requested again (see :func:`~gopool._aio.cancel_again`), so the task's
+    next ``await`` raises ``CancelledError``. Any other Locker is locked
+    through its blocking ``lock()``.
+    """
+    if not isinstance(l, (Mutex, RWMutex)):
+        _relock(l)
+        return
+    from asyncio import CancelledError
+
+    from .._aio import cancel_again
+
+    held: CancelledError | None = None
+    while True:
+        try:
+            await l.async_lock()
+        except CancelledError as exc:
+            held = held or exc
+            continue
+        break
+    if held is not None:
+        cancel_again(held)
 
 
 def _relock(l: Locker) -> None:  # noqa: E741 -- Go's name

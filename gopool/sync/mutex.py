@@ -60,6 +60,7 @@ from __future__ import annotations
 import _thread
 import threading
 import time
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop
@@ -130,6 +131,27 @@ class Mutex:
             return
         refuse_in_loop("Mutex.lock", "await mu.async_lock()")
         _LockCall(self, ("sync.Mutex.Lock", self)).run()
+
+    async def async_lock(self) -> None:
+        """Lock the mutex from a task, waiting without blocking the event loop.
+
+        Returns at once if the mutex is free. Threads and tasks wait on one
+        queue, with the same normal and starvation modes, and a waiting task
+        holds no thread. Cancelling the task withdraws the call, leaving the
+        mutex as it was, and ``CancelledError`` propagates; if the mutex was
+        handed to the task (starvation mode) before the cancellation could
+        withdraw it, the lock stands: the call returns holding it, and the
+        task's next ``await`` raises ``CancelledError``.
+        """
+        if self._held.acquire(False):
+            return
+        await _LockCall(self, ("sync.Mutex.Lock", self)).async_run()
+
+    async def _async_lock_as(self, what: tuple[str, object]) -> None:
+        """:meth:`async_lock` for another type, its wait shown as ``what``."""
+        if self._held.acquire(False):
+            return
+        await _LockCall(self, what).async_run()
 
     def _lock_as(self, what: tuple[str, object], call: str, use: str) -> None:
         """:meth:`lock` for another type's ``call`` (async: ``use``), its wait shown as ``what``."""
@@ -261,11 +283,36 @@ class _LockCall:
                 if w.ok:
                     return
         except BaseException:
-            # Interrupted between two turns, while woken to compete: pass
-            # the turn on. (Within a turn, withdraw() has done it.)
-            with mu._guard:
-                self._give_up_turn()
+            self._abandon()
             raise
+
+    async def async_run(self) -> None:
+        """:meth:`run` for a task; see :meth:`Mutex.async_lock`.
+
+        Each turn goes through :func:`~gopool._aio.block_task` with the same
+        :meth:`attempt`, and :meth:`withdraw` keeping a mutex handed over,
+        so a cancellation that loses the race to a hand-off leaves the task
+        holding the mutex (and the cancellation requested again).
+        """
+        from .._aio import TaskWaiter, block_task
+
+        mu = self.mu
+        try:
+            while True:
+                w = TaskWaiter(self.what)
+                attempt = partial(self.attempt, w, None)
+                await block_task(w, (mu._guard,), attempt, partial(self.withdraw, w, True))
+                if w.ok:
+                    return
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Pass on the turn to compete of a call that raised between two turns."""
+        # (Within a turn, withdraw() has done it.)
+        with self.mu._guard:
+            self._give_up_turn()
 
     def attempt(self, w: Waiter, _: object) -> bool:
         """Take the mutex if it is free, else queue ``w`` (at the front if this call waited)."""
@@ -287,16 +334,20 @@ class _LockCall:
         mu._waiters.publish(w, 0, self, front=requeue)
         return False
 
-    def withdraw(self, w: Waiter) -> bool:
-        """Leave the mutex as if this call had never been made; always True (withdrawn).
+    def withdraw(self, w: Waiter, keep: bool = False) -> bool:
+        """Leave the mutex as if this call had never been made; True (withdrawn).
 
-        A waiter already completed is undone: a mutex handed to it (or
-        taken by :meth:`attempt` just before the interrupt) is unlocked
-        again, and a turn to compete is passed on.
+        A turn to compete is passed on. A waiter already completed with the
+        mutex (handed to it, or taken by :meth:`attempt` just before the
+        interrupt) is undone, the mutex unlocked again; unless ``keep``
+        (a task's cancellation, where the SPEC lets a completed operation
+        stand): then False, and the caller holds the mutex.
         """
         mu = self.mu
         self._give_up_turn()
         if not mu._waiters.withdraw(w) and w.ok:
+            if keep:
+                return False
             woken = mu._unlock_locked()
             if woken is not None:
                 woken.wake()

@@ -41,6 +41,7 @@ both); a thread never blocks on ``_w`` while holding ``_guard``.
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from .mutex import Locker, Mutex
@@ -98,6 +99,27 @@ class RWMutex:
         refuse_in_loop("RWMutex.rlock", "await rw.async_rlock()")
         w = ThreadWaiter(("sync.RWMutex.RLock", self))
         block(w, self._guard, self._rlock_attempt, None, None, self._rlock_withdraw)
+
+    async def async_rlock(self) -> None:
+        """Lock for reading from a task, waiting without blocking the event loop.
+
+        Returns at once unless a writer holds the lock or waits for it;
+        tasks and threads are admitted by the same writer's unlock.
+        Cancelling the task withdraws the call, without a read lock, and
+        ``CancelledError`` propagates; if the task was admitted before the
+        cancellation could withdraw it, the read lock stands: the call
+        returns holding it, and the task's next ``await`` raises
+        ``CancelledError``.
+        """
+        with self._guard:
+            if self._writer == _NONE:
+                self._readers += 1
+                return
+        from .._aio import TaskWaiter, block_task
+
+        w = TaskWaiter(("sync.RWMutex.RLock", self))
+        attempt = partial(self._rlock_attempt, w, None)
+        await block_task(w, (self._guard,), attempt, partial(self._readerq.withdraw, w))
 
     def _rlock_attempt(self, w: Waiter, _: object) -> bool:
         """Read-lock now, or queue behind the writer; ``_guard`` held."""
@@ -178,6 +200,32 @@ class RWMutex:
             self._w.unlock()
             raise
 
+    async def async_lock(self) -> None:
+        """Lock for writing from a task, waiting without blocking the event loop.
+
+        Writers of both kinds queue together on one :class:`~gopool.sync.Mutex`,
+        and a pending writer keeps new readers (tasks and threads) out, as
+        :meth:`lock`. Cancelling the task withdraws the call: it holds
+        nothing, readers it held back are let in, and ``CancelledError``
+        propagates; if the last reader handed it the lock before the
+        cancellation could withdraw it, the lock stands: the call returns
+        holding it, and the task's next ``await`` raises ``CancelledError``.
+        """
+        await self._w._async_lock_as(("sync.RWMutex.Lock", self))
+        try:
+            with self._guard:
+                if self._readers == 0:
+                    self._writer = _HOLDING
+                    return
+            from .._aio import TaskWaiter, block_task
+
+            w = TaskWaiter(("sync.RWMutex.Lock", self))
+            attempt = partial(self._lock_attempt, w, None)
+            await block_task(w, (self._guard,), attempt, partial(self._lock_withdraw, w, True))
+        except BaseException:
+            self._w.unlock()
+            raise
+
     def _lock_attempt(self, w: Waiter, _: object) -> bool:
         """Hold the lock if no reader does, else announce the writer and queue; ``_guard`` held."""
         if self._readers == 0:
@@ -188,12 +236,15 @@ class RWMutex:
         self._writerq.publish(w)
         return False
 
-    def _lock_withdraw(self, w: Waiter) -> bool:
-        """Stop being the writer (pending or, if just handed the lock, holding); always True.
+    def _lock_withdraw(self, w: Waiter, keep: bool = False) -> bool:
+        """Stop being the writer (pending or, if just handed the lock, holding); True.
 
-        ``_guard`` held; the caller unlocks ``_w``.
+        ``_guard`` held; the caller unlocks ``_w``. With ``keep`` (a task's
+        cancellation), a lock already handed over stands instead: False,
+        and the caller holds it.
         """
-        self._writerq.withdraw(w)
+        if not self._writerq.withdraw(w) and keep:
+            return False
         wake_all(self._admit_readers())
         return True
 
