@@ -72,7 +72,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec
 
 from ._checks import check_callable
 from ._report import report
@@ -95,6 +95,8 @@ __all__ = [
 ]
 
 _get_ident = _thread.get_ident
+
+P = ParamSpec("P")
 
 
 # -- goroutines --
@@ -157,7 +159,7 @@ def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) ->
             del _goroutines[threading.current_thread()]
 
 
-def go(fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> threading.Thread:
+def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threading.Thread:
     """Run ``fn(*args, **kwargs)`` in a new daemon thread (Go's ``go fn(...)``).
 
     Returns the started thread. The program does not wait for it at exit,

@@ -40,7 +40,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec
 
 from ._checks import check_callable, check_int
 from ._goroutines import callable_name
@@ -50,6 +50,8 @@ from .context import Context, with_cancel_cause
 from .sync import WaitGroup
 
 __all__ = ["Group", "with_context"]
+
+P = ParamSpec("P")
 
 
 class Group:
@@ -94,7 +96,7 @@ class Group:
         self._panic: BaseException | None = None
         self._panic_tb: TracebackType | None = None
 
-    def go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine of the group.
 
         Blocks while the group has ``limit`` goroutines running (see
@@ -113,7 +115,7 @@ class Group:
             sem.send(None)
         self._start(sem, fn, args, kwargs)
 
-    def try_go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> bool:
+    def try_go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> bool:
         """Start ``fn(*args, **kwargs)`` as :meth:`go` does, only if under the limit now.
 
         Returns True if the goroutine was started, False (starting

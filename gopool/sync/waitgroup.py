@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import ParamSpec
 
 from .._checks import check_callable, check_int
 from .._duration import Timeout
@@ -42,6 +42,8 @@ from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wa
 from ..chan import go
 
 __all__ = ["WaitGroup"]
+
+P = ParamSpec("P")
 
 
 class WaitGroup:
@@ -152,7 +154,7 @@ class WaitGroup:
         self._waiters.publish(w)
         return False
 
-    def go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine counted by the group (Go 1.25).
 
         Adds one to the counter before the goroutine starts and calls
