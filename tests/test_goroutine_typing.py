@@ -8,15 +8,12 @@ arguments fit the function and flag each call whose arguments do not.
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_context_raise import _mypy  # the same mypy --strict run
 
 pytestmark = pytest.mark.timeout(300)
-
-ROOT = Path(__file__).resolve().parent.parent
 
 GOOD = '''\
 from gopool import errgroup, go
@@ -46,25 +43,6 @@ BAD_CALLS = {
     "keyword": "go(f, 1, label=2)",
     "missing": "wg.go(f)",
 }
-
-
-def _mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-error-summary",
-            "--cache-dir",
-            str(cache / ".mypy_cache"),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-    )
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
