@@ -9,6 +9,7 @@ from . import atomic, errgroup, semaphore, singleflight
 from .chan import (
     Chan,
     ClosedChannelError,
+    GoroutineError,
     RecvChan,
     SendChan,
     async_select,
@@ -16,6 +17,7 @@ from .chan import (
     go,
     nilchan,
     select,
+    set_panic_mode,
 )
 from .context import (
     Canceled,
@@ -64,6 +66,7 @@ from .watch import watch
 __version__ = "0.1.0"
 
 __all__ = [
+    "GoroutineError",
     "Canceled",
     "Chan",
     "ClosedChannelError",
@@ -114,6 +117,7 @@ __all__ = [
     "select",
     "semaphore",
     "set_deadlock_detection",
+    "set_panic_mode",
     "singleflight",
     "sleep",
     "tick",

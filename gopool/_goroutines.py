@@ -75,7 +75,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec
 
 from ._checks import check_callable
-from ._report import report
 
 if TYPE_CHECKING:
     from ._waiter import Waiter
@@ -91,6 +90,7 @@ __all__ = [
     "set_deadlock_report",
     "snapshot",
     "thread_exiting",
+    "waiters_of",
     "watch_timers",
 ]
 
@@ -148,11 +148,9 @@ def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) ->
     try:
         fn(*args, **kwargs)
     except BaseException as exc:
-        if not detecting:
-            raise
-        # The exit check below may end the program with a DeadlockError in
-        # the main thread: report what killed this goroutine first.
-        report(exc)
+        # Before the exit check below, which may end the program with a
+        # DeadlockError in the main thread: the panic comes first.
+        _panic.panic(exc)
     finally:
         thread_exiting()
         with _registry_lock:
@@ -218,6 +216,8 @@ def park_watched(w: Waiter, wait: Callable[[], object]) -> BaseException | None:
                 _watched[ident] = [w]
             else:
                 stack.append(w)
+        if panicking:
+            _panic.take_in_main()
         _detect(w)
         wait()
     except BaseException:
@@ -246,6 +246,19 @@ def _unwatch(w: Waiter, ident: int) -> BaseException | None:
             return held
         except BaseException as exc:
             held = exc
+
+
+panicking = False
+"""Whether a goroutine panic waits to be taken by the main thread (see :mod:`gopool._panic`)."""
+
+
+def waiters_of(ident: int) -> list[Waiter]:
+    """The recorded waiters of thread ``ident``, innermost first."""
+    found = [w for w, i in parked.copy().items() if i == ident]
+    with _watch_lock:
+        found.extend(_watched.get(ident, ()))
+    found.sort(key=lambda w: w.since, reverse=True)
+    return found
 
 
 def thread_exiting() -> None:
@@ -482,3 +495,5 @@ def _after_fork_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_child)
+
+from . import _panic  # noqa: E402 -- it reads this module's records

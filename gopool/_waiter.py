@@ -80,7 +80,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
-from . import _goroutines
+from . import _goroutines, _panic
 
 __all__ = [
     "Entry",
@@ -237,6 +237,8 @@ class ThreadWaiter(Waiter):
                 parked = _parked
                 parked[self] = _get_ident()
                 try:
+                    if _goroutines.panicking:
+                        _panic.take_in_main()
                     if timeout is None:
                         woke = self._park.acquire()
                     else:

@@ -56,11 +56,13 @@ from ._checks import check_int
 from ._duration import Timeout
 from ._duration import optional_seconds as _seconds
 from ._goroutines import go
+from ._panic import GoroutineError, set_panic_mode
 from ._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 
 __all__ = [
     "Chan",
     "ClosedChannelError",
+    "GoroutineError",
     "ReceiveOnlyError",
     "RecvChan",
     "RecvOnlyChan",
@@ -70,6 +72,7 @@ __all__ = [
     "go",
     "nilchan",
     "select",
+    "set_panic_mode",
 ]
 
 T = TypeVar("T")

@@ -37,7 +37,6 @@ from .._checks import check_callable, check_int
 from .._duration import Timeout
 from .._duration import optional_seconds as _seconds
 from .._goroutines import callable_name
-from .._report import report
 from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from ..chan import go
 
@@ -158,22 +157,18 @@ class WaitGroup:
         """Run ``fn(*args, **kwargs)`` in a new goroutine counted by the group (Go 1.25).
 
         Adds one to the counter before the goroutine starts and calls
-        :meth:`done` when ``fn`` returns or raises. An exception escaping
-        ``fn`` is reported through ``threading.excepthook`` before the
-        counter drops, so a :meth:`wait` that returns has seen it reported.
-        Never blocks. Raises ``TypeError``, before touching the counter, if
-        ``fn`` is not callable.
+        :meth:`done` when ``fn`` returns. If ``fn`` raises, :meth:`done` is
+        not called (Go 1.25's rule: the panic is seen before ``Wait``
+        returns): the exception is a goroutine panic (see
+        :func:`gopool.set_panic_mode`). Never blocks. Raises ``TypeError``,
+        before touching the counter, if ``fn`` is not callable.
         """
         check_callable(fn, "sync: WaitGroup.go")
         self.add(1)
 
         def run() -> None:
-            try:
-                fn(*args, **kwargs)
-            except BaseException as exc:
-                report(exc)
-            finally:
-                self.done()
+            fn(*args, **kwargs)
+            self.done()
 
         # The goroutine's thread is named after fn, not after this wrapper.
         run.__qualname__ = callable_name(fn)
