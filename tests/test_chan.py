@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import idle, join_all, spawn, until, wait_blocked
 
+import gopool._panic
 from gopool import Chan, ClosedChannelError, RecvChan, SendChan, go, nilchan, select
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.parallel_safe]
@@ -584,6 +585,8 @@ def test_go_rejects_non_callables(fn: Any) -> None:
 
 
 def test_go_exception_reaches_threading_excepthook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reported in every panic mode; "report" keeps the test's main thread out of it."""
+    monkeypatch.setattr(gopool._panic, "_mode", "report")
     seen: list[tuple[Any, BaseException | None, threading.Thread | None]] = []
     monkeypatch.setattr(
         threading,

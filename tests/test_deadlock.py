@@ -210,9 +210,11 @@ def test_goroutine_exception_reported_before_the_deadlock() -> None:
     """A goroutine dies of an exception, leaving the main thread blocked forever.
 
     Its traceback is printed (through ``threading.excepthook``) before the
-    deadlock report, as Go prints a panic.
+    deadlock report, as Go prints a panic ("report" mode: in the default
+    one the main thread would get the panic instead).
     """
     body = """
+gopool.set_panic_mode("report")
 ch = Chan()
 def bad():
     raise ValueError("boom")

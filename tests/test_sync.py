@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from conftest import STRESS, announce_parks, stress_test
 
+import gopool._panic
 import gopool.sync.waitgroup
 from gopool._waiter import Waiter
 from gopool.chan import Chan, default, go, select
@@ -348,32 +349,29 @@ def test_go_rejects_non_callable_before_adding() -> None:
     assert wg.statistics() == {"counter": 0, "waiters": 0}
 
 
-def test_go_reports_exception_before_wait_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_go_reports_exception_and_skips_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Go 1.25's final WaitGroup.Go: a raising fn is reported and done() is not called.
+
+    ("report" mode, so the exception reaches the hook and not the test's main thread.)
+    """
+    monkeypatch.setattr(gopool._panic, "_mode", "report")
     reported: Chan[threading.ExceptHookArgs] = Chan(1)
-    gate: Chan[None] = Chan()
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        gate.recv()
-        reported.send(args)
-
-    monkeypatch.setattr(threading, "excepthook", hook)
+    monkeypatch.setattr(threading, "excepthook", reported.send)
 
     def boom() -> None:
         raise ValueError("boom")
 
     wg = WaitGroup()
     wg.go(boom)
-    assert wg.wait(0.1) is False, "the counter dropped before the exception was reported"
-    gate.send(None)
-    assert wg.wait(timeout=DEADLINE) is True
-    assert len(reported) == 1
     args = reported.recv()
-    assert args is not None
     assert args.exc_type is ValueError
     assert str(args.exc_value) == "boom"
     assert args.thread is not None and "boom" in args.thread.name
     assert any(f.name == "boom" for f in traceback.extract_tb(args.exc_traceback))
-    assert wg.statistics() == {"counter": 0, "waiters": 0}
+    assert wg.wait(0.2) is False, "done() was called for a raising fn"
+    assert wg.statistics() == {"counter": 1, "waiters": 0}
+    wg.done()
+    assert wg.wait(0) is True
 
 
 def test_go_undoes_add_when_goroutine_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
