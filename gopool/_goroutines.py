@@ -16,9 +16,12 @@ The small interface through which the rest of the package is observed:
 
 Invariants:
 
-* ``_registry_lock`` guards ``_goroutine_ids`` and ``_goroutines``; an
-  entry is added before its thread starts and removed when its function
-  has ended.
+* ``_registry_lock`` guards ``_goroutine_ids``. An entry of
+  ``_goroutines`` is added before its thread starts and removed when its
+  function has ended, each by one ``dict`` operation (atomic, as for
+  :data:`parked` below), and readers copy it: starting a goroutine takes
+  one short lock hold (its number) and no frame is kept; what a dump says
+  of its creator is formatted only when a dump is made.
 * A recorded waiter belongs to a thread blocked (or about to block) on it;
   a claimed one, to a thread that is runnable: its claimer has completed
   it or is taking it back. :data:`parked` is changed by single ``dict``
@@ -54,8 +57,8 @@ The deadlock check (Go's "all goroutines are asleep"):
   Automatic garbage collection is off during the check, so no finalizer
   runs in its middle.
 
-Lock order: ``_watch_lock``, then ``_registry_lock``, a timer's or
-threading's lock (each taken briefly inside the check).
+Lock order: ``_watch_lock``, then a timer's or threading's lock (each taken
+briefly inside the check).
 
 ``os.fork()``: only the forking thread survives, and it is not parked: the
 child starts with fresh locks and empty records, and forgets the parent's
@@ -72,6 +75,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import CodeType
 from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec
 
 from ._checks import check_callable
@@ -110,10 +114,35 @@ class GoroutineInfo(NamedTuple):
     created_by: str
 
 
+class _Record(NamedTuple):
+    """A live goroutine as :func:`go` records it: the dump's text is made from it on demand."""
+
+    number: int
+    name: str
+    code: CodeType
+    """The code of the creating call outside gopool, and its line."""
+    line: int | None
+    parent: int
+    """The creating thread: a goroutine's number, 0 for the main thread, else -(thread id)."""
+
+    def info(self) -> GoroutineInfo:
+        parent = self.parent
+        if parent > 0:
+            thread = f"goroutine {parent}"
+        elif parent == 0:
+            thread = "the main thread"
+        else:
+            thread = f"thread {-parent}"
+        code = self.code
+        where = f"{code.co_qualname} in {thread}\n    {code.co_filename}:{self.line}"
+        return GoroutineInfo(self.number, self.name, where)
+
+
 _registry_lock = threading.Lock()
 _goroutine_ids = itertools.count(1)
-_goroutines: dict[threading.Thread, GoroutineInfo] = {}
-_current = threading.local()  # .goroutine: the number of the goroutine running here
+_goroutines: dict[threading.Thread, _Record] = {}
+_current_thread = threading.current_thread
+_main_thread = threading.main_thread
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _EXAMPLES_DIR = os.path.join(_PACKAGE_DIR, "_examples") + os.sep
@@ -124,27 +153,8 @@ def callable_name(fn: object) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
-def _created_by() -> str:
-    """The caller of :func:`go` outside gopool's own modules, and its thread (for dumps)."""
-    f = sys._getframe(2)
-    while f.f_back is not None:
-        filename = f.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR) or filename.startswith(_EXAMPLES_DIR):
-            break
-        f = f.f_back
-    parent = getattr(_current, "goroutine", None)
-    if parent is not None:
-        thread = f"goroutine {parent}"
-    elif _get_ident() == threading.main_thread().ident:
-        thread = "the main thread"
-    else:
-        thread = f"thread {_get_ident()}"
-    return f"{f.f_code.co_qualname} in {thread}\n    {f.f_code.co_filename}:{f.f_lineno}"
-
-
-def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) -> None:
+def _run_goroutine(fn: Callable[..., object], args: Any, kwargs: Any) -> None:
     """The body of a goroutine's thread: ``fn``, then leave the registry."""
-    _current.goroutine = n
     try:
         fn(*args, **kwargs)
     except BaseException as exc:
@@ -153,36 +163,50 @@ def _run_goroutine(n: int, fn: Callable[..., object], args: Any, kwargs: Any) ->
         _panic.panic(exc)
     finally:
         thread_exiting()
-        with _registry_lock:
-            del _goroutines[threading.current_thread()]
+        _goroutines.pop(_current_thread(), None)
 
 
 def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threading.Thread:
     """Run ``fn(*args, **kwargs)`` in a new daemon thread (Go's ``go fn(...)``).
 
     Returns the started thread. The program does not wait for it at exit,
-    as Go does not wait for goroutines. An exception escaping ``fn`` is
-    reported through ``threading.excepthook``, never swallowed. Raises
-    ``TypeError`` if ``fn`` is not callable.
+    as Go does not wait for goroutines. An exception escaping ``fn`` is a
+    goroutine panic (see :func:`gopool.set_panic_mode`): reported through
+    ``threading.excepthook``, never swallowed. Raises ``TypeError`` if
+    ``fn`` is not callable.
     """
     check_callable(fn, "go")
-    created_by = _created_by()
+    # The creator, for dumps: the first caller outside gopool's own modules,
+    # kept as a code object and a line (no frame is kept alive), formatted
+    # only when a dump is made.
+    f = sys._getframe(1)
+    while f.f_back is not None:
+        filename = f.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) or filename.startswith(_EXAMPLES_DIR):
+            break
+        f = f.f_back
+    me = _current_thread()
+    creator = _goroutines.get(me)
+    if creator is not None:
+        parent = creator.number
+    elif me is _main_thread():
+        parent = 0
+    else:
+        parent = -_get_ident()
     with _registry_lock:
         n = next(_goroutine_ids)
     name = callable_name(fn)
     thread = threading.Thread(
         target=_run_goroutine,
-        args=(n, fn, args, kwargs),
+        args=(fn, args, kwargs),
         name=f"goroutine-{n} [{name}]",
         daemon=True,
     )
-    with _registry_lock:
-        _goroutines[thread] = GoroutineInfo(n, name, created_by)
+    _goroutines[thread] = _Record(n, name, f.f_code, f.f_lineno, parent)
     try:
         thread.start()
     except BaseException:
-        with _registry_lock:
-            _goroutines.pop(thread, None)
+        _goroutines.pop(thread, None)
         raise
     return thread
 
@@ -288,8 +312,7 @@ def snapshot() -> Snapshot:
             waiters.setdefault(ident, []).extend(stack)
         # By thread, not id: an ended thread's id may be a new thread's.
         omit = set(_helpers) | {t.ident for t in _exiting if t.ident is not None and t.is_alive()}
-    with _registry_lock:
-        goroutines = {t.ident: info for t, info in _goroutines.items() if t.ident is not None}
+    goroutines = {t.ident: r.info() for t, r in _goroutines.copy().items() if t.ident is not None}
     return Snapshot(waiters, goroutines, omit)
 
 
@@ -417,9 +440,7 @@ def _find_deadlock_locked(main_waiter: Waiter) -> tuple[Waiter | list[threading.
             if stack[-1].claimed:
                 return [], None
             continue
-        with _registry_lock:
-            goroutine = t in _goroutines
-        if goroutine or t is main or _is_foreign(t):
+        if t in _goroutines or t is main or _is_foreign(t):
             # A goroutine checks again when it parks or ends; a foreign
             # thread cannot be joined: no report while it lives.
             return [], None
@@ -484,7 +505,7 @@ def _after_fork_child() -> None:
     _registry_lock = threading.Lock()
     _watch_lock = threading.Lock()
     me = threading.current_thread()
-    for thread in [t for t in _goroutines if t is not me]:
+    for thread in [t for t in _goroutines.copy() if t is not me]:
         del _goroutines[thread]
     _watched.clear()
     parked.clear()

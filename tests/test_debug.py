@@ -23,6 +23,7 @@ import pytest
 from conftest import spawn, until, wait_blocked
 
 import gopool
+import gopool._panic
 from gopool import (
     Chan,
     Once,
@@ -249,8 +250,14 @@ def test_goroutine_started_by_a_goroutine_names_its_creator() -> None:
     child.join(10)
 
 
-def test_goroutine_exception_still_reported_and_unregistered() -> None:
-    """An exception escaping a goroutine goes to threading.excepthook; the registry forgets it."""
+def test_goroutine_exception_still_reported_and_unregistered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exception escaping a goroutine goes to threading.excepthook; the registry forgets it.
+
+    ("report" mode: in the default one the test's main thread would get the panic.)
+    """
+    monkeypatch.setattr(gopool._panic, "_mode", "report")
     seen: list[threading.ExceptHookArgs] = []
     old = threading.excepthook
     threading.excepthook = seen.append

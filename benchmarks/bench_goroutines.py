@@ -1,0 +1,194 @@
+"""The cost of a goroutine against a plain ``threading.Thread``, from one run.
+
+Three pairs, each gopool case beside its anchor, interleaved repetitions,
+medians:
+
+* start: ``go(f)`` against ``threading.Thread(target=f, daemon=True).start()``
+  for ``N`` threads whose ``f`` returns at once; the clock stops once every
+  one has been started (then they are joined, off the clock);
+* short goroutines: ``wg.go(f, i)`` ``N`` times then ``wg.wait()``, against
+  ``Thread(target=f, args=(i,))`` started and then all joined;
+* Pike's daisy chain: ``N`` goroutines, each blocked receiving from the
+  channel on its right and sending to the one on its left, started, then one
+  value sent through all of them; against ``N`` plain threads doing the
+  same over the same channels, so only the start differs.
+
+The target (the issue "Real Go programs port whole", item 9): each ratio
+within 10% of the plain thread (ratio <= 1.10).
+
+    python benchmarks/bench_goroutines.py            # N = 20,000 / 10,000 (daisy), 5 repetitions
+    python benchmarks/bench_goroutines.py --quick    # N = 5,000 / 2,000, 3 repetitions
+    python benchmarks/bench_goroutines.py --profile  # cProfile of the gopool start path
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import _harness as h
+from _machine import machine
+
+from gopool import Chan, WaitGroup, go
+
+Metrics = h.Metrics
+
+
+def _nothing(i: int = 0) -> None:
+    pass
+
+
+def start_go(n: int) -> Metrics:
+    t0 = time.perf_counter()
+    threads = [go(_nothing) for _ in range(n)]
+    elapsed = time.perf_counter() - t0
+    for t in threads:
+        t.join()
+    return {"seconds": elapsed, "items": n}
+
+
+def start_thread(n: int) -> Metrics:
+    t0 = time.perf_counter()
+    threads = []
+    for _ in range(n):
+        t = threading.Thread(target=_nothing, daemon=True)
+        t.start()
+        threads.append(t)
+    elapsed = time.perf_counter() - t0
+    for t in threads:
+        t.join()
+    return {"seconds": elapsed, "items": n}
+
+
+def short_wg_go(n: int) -> Metrics:
+    t0 = time.perf_counter()
+    wg = WaitGroup()
+    for i in range(n):
+        wg.go(_nothing, i)
+    wg.wait()
+    return {"seconds": time.perf_counter() - t0, "items": n}
+
+
+def short_thread(n: int) -> Metrics:
+    t0 = time.perf_counter()
+    threads = []
+    for i in range(n):
+        t = threading.Thread(target=_nothing, args=(i,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
+    return {"seconds": time.perf_counter() - t0, "items": n}
+
+
+def _link(left: Chan[int], right: Chan[int]) -> None:
+    left.send(1 + right.recv())
+
+
+def _daisy(n: int, start: Callable[[Chan[int], Chan[int]], object]) -> Metrics:
+    leftmost: Chan[int] = Chan()
+    left = leftmost
+    t0 = time.perf_counter()
+    for _ in range(n):
+        right: Chan[int] = Chan()
+        start(left, right)
+        left = right
+    started = time.perf_counter() - t0
+    left.send(1)
+    got = leftmost.recv()
+    total = time.perf_counter() - t0
+    assert got == n + 1, got
+    return {"seconds": started, "total": total, "items": n}
+
+
+def daisy_go(n: int) -> Metrics:
+    return _daisy(n, lambda left, right: go(_link, left, right))
+
+
+def daisy_thread(n: int) -> Metrics:
+    def start(left: Chan[int], right: Chan[int]) -> None:
+        threading.Thread(target=_link, args=(left, right), daemon=True).start()
+
+    return _daisy(n, start)
+
+
+PAIRS = [
+    ("start: `go(f)` vs `Thread(target=f).start()`", "start_go", "start_thread", "n"),
+    (
+        "short goroutines: `wg.go(f, i)` + `wait()` vs Thread start + join",
+        "short_wg_go",
+        "short_thread",
+        "n",
+    ),
+    (
+        "Pike's daisy chain: start N blocked goroutines vs plain threads",
+        "daisy_go",
+        "daisy_thread",
+        "daisy",
+    ),
+]
+
+
+def _per_item(raw: dict[str, list[Metrics]], key: str) -> tuple[float, float]:
+    per = [m["seconds"] / m["items"] for m in raw[key]]
+    return h.median(per), h.half_range(per) / h.median(per)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    h.add_run_arguments(parser, "N = 5,000 (daisy 2,000), 3 repetitions")
+    h.add_json_argument(parser)
+    parser.add_argument("--profile", action="store_true", help="profile go()'s start path")
+    args = parser.parse_args(argv)
+    n, daisy = (5_000, 2_000) if args.quick else (20_000, 10_000)
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.runcall(start_go, n)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+        return
+    sizes = {"n": n, "daisy": daisy}
+    cases = {}
+    for _, ours, anchor, size in PAIRS:
+        for key in (ours, anchor):
+            cases[key] = (lambda f, k: lambda: f(k))(globals()[key], sizes[size])
+    command = h.command_line()
+    info = machine(["_goroutines.py"])
+    raw = h.run_interleaved(cases, h.reps_of(parser, args))
+    info["load_average_at_end"] = h.load_average()
+    rows = []
+    for title, ours, anchor, size in PAIRS:
+        mine, mine_spread = _per_item(raw, ours)
+        theirs, their_spread = _per_item(raw, anchor)
+        ratio = mine / theirs
+        rows.append(
+            {
+                "benchmark": f"{title}, N = {sizes[size]:,}",
+                "gopool": f"{mine * 1e6:.1f} us each ±{mine_spread:.0%}"
+                + (f" ({mine * sizes[size]:.2f} s)" if size == "daisy" else ""),
+                "anchor": f"{theirs * 1e6:.1f} us each ±{their_spread:.0%}"
+                + (f" ({theirs * sizes[size]:.2f} s)" if size == "daisy" else ""),
+                "ratio": f"{ratio:.2f}x",
+                "target": "<= 1.10x",
+                "met": "yes" if ratio <= 1.10 else "no",
+            }
+        )
+    method = [
+        "method: medians of interleaved repetitions, each gopool figure and its anchor "
+        "from this one run; ± is half the min-max range over the median",
+    ]
+    lines = h.header("gopool goroutine cost", command, info, method)
+    text = "\n".join([*lines, "", *h.rows_table(rows)])
+    h.emit(text, {"command": command, "machine": info, "rows": rows, "raw": raw}, args.json)
+
+
+if __name__ == "__main__":
+    main()
