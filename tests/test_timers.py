@@ -29,6 +29,7 @@ import pytest
 from conftest import STRESS, stress_test, until
 
 import gopool
+import gopool._panic
 from gopool import _scheduler, timers
 from gopool.chan import Chan, ClosedChannelError, RecvChan, default, go, nilchan, select
 from gopool.timers import (
@@ -989,6 +990,11 @@ def test_after_func_runs_though_dropped() -> None:
 
 
 def test_after_func_exception_goes_to_excepthook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fired after_func that raises is a goroutine panic, reported in every mode.
+
+    ("report" mode: in the default one the test's main thread would get the panic.)
+    """
+    monkeypatch.setattr(gopool._panic, "_mode", "report")
     seen: Chan[BaseException | None] = Chan(1)
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.send(args.exc_value))
 
