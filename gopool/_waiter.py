@@ -260,11 +260,27 @@ class WaitQueue(deque[Entry]):
     A ``deque`` of :data:`Entry`, so the owner's fast paths test it and peek
     at it with no extra frame; every operation is called with the owner's
     lock held. An entry whose waiter is already claimed is stale (its select
-    completed elsewhere, or it was aborted) and is dropped by whoever meets
-    it first; its owner removes its other entries.
+    completed elsewhere, it was aborted, or its owner withdrew it) and is
+    dropped by whoever meets it first.
+
+    Withdrawing is O(1) amortised: :meth:`discard` drops an entry at either
+    end at once, and leaves one in the middle in place, stale (its waiter is
+    claimed), to be dropped when it reaches an end or when stale entries
+    may be half the queue (a compaction, paid for by the withdrawals since
+    the last one). Invariant, whenever the owner's lock is free and the
+    queue was last changed by these methods: the front entry is live, so a
+    non-empty queue means someone waits (an owner popping the front itself
+    calls :meth:`pop_front`).
     """
 
-    __slots__ = ()
+    __slots__ = ("_stale",)
+
+    _COMPACT_AFTER = 64
+    """Deferred withdrawals before a compaction is considered (small queues never need one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stale = 0  # withdrawals deferred since the queue was last empty or compacted
 
     def publish(self, w: Waiter, index: int = 0, value: Any = None, *, front: bool = False) -> None:
         """Queue ``w`` at the back (FIFO), or at the ``front`` (Go's ``lifo`` requeue)."""
@@ -282,8 +298,18 @@ class WaitQueue(deque[Entry]):
         while self:
             entry = self.popleft()
             if entry[0].claim():
+                if self._stale:
+                    self._trim()
                 return entry
+        self._stale = 0
         return None
+
+    def pop_front(self) -> Entry:
+        """Dequeue the first entry (live, by the invariant), dropping stale ones behind it."""
+        entry = self.popleft()
+        if self._stale:
+            self._trim()
+        return entry
 
     def complete_all(self, ok: bool, value: Any = None) -> list[Waiter]:
         """Claim every live waiter with outcome ``(value, ok)`` and empty the queue.
@@ -299,6 +325,7 @@ class WaitQueue(deque[Entry]):
                 w.ok = ok
                 woken.append(w)
         self.clear()
+        self._stale = 0
         return woken
 
     def withdraw(self, w: Waiter) -> bool:
@@ -312,9 +339,31 @@ class WaitQueue(deque[Entry]):
         return mine
 
     def discard(self, w: Waiter) -> None:
-        """Drop every entry of ``w``, if any."""
-        for entry in [e for e in self if e[0] is w]:
-            self.remove(entry)
+        """Drop the entries of ``w``, which is claimed (withdrawn): at once or later, in O(1).
+
+        An entry at either end goes now, with any stale entries it uncovers;
+        one in the middle stays, stale, until it reaches an end or the
+        queue is compacted. Tolerates a ``w`` that is not queued.
+        """
+        if not self:
+            return
+        self._stale += 1
+        if self[0][0] is w or self[-1][0] is w:
+            self._trim()
+        elif self._stale > self._COMPACT_AFTER and 2 * self._stale > len(self):
+            live = [e for e in self if not e[0].claimed]
+            self.clear()
+            self.extend(live)
+            self._stale = 0
+
+    def _trim(self) -> None:
+        """Drop the stale entries at both ends."""
+        while self and self[0][0].claimed:
+            self.popleft()
+        while self and self[-1][0].claimed:
+            self.pop()
+        if not self:
+            self._stale = 0
 
     def waiting(self) -> int:
         """How many entries are live (their waiter unclaimed)."""

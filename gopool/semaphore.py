@@ -11,8 +11,10 @@ Invariants of a :class:`Weighted` (each holds whenever ``_lock`` is free):
 
 * ``0 <= _cur <= _size``. A ``release`` that would take ``_cur`` below zero
   raises and changes nothing; tokens are only granted while they fit.
-* Every waiter in ``_waiters`` is unclaimed, and is removed from the queue
-  in the same hold of the lock in which it is claimed: by the release that
+* The front waiter in ``_waiters`` is unclaimed (a withdrawn one in the
+  middle may linger, stale, until it reaches the front and
+  :meth:`~gopool._waiter.WaitQueue.pop_front` drops it), and a waiter is
+  withdrawn in the same hold of the lock in which it is claimed: by the release that
   grants its tokens (adding them to ``_cur`` first), by the cancellation of
   its context, or by its own thread withdrawing (``KeyboardInterrupt``).
 * Strict FIFO: tokens go only to the front waiter, and neither the fast
@@ -272,7 +274,7 @@ class Weighted:
             w, _, n = waiters[0]
             if self._size - self._cur < n:
                 break
-            waiters.popleft()
+            waiters.pop_front()
             claimed = w.claim()
             assert claimed, "a queued waiter is never claimed"
             self._cur += n
@@ -330,7 +332,7 @@ class Weighted:
     def statistics(self) -> dict[str, int]:
         """A snapshot: the size, the tokens held now, and the number of queued waiters."""
         with self._lock:
-            return {"size": self._size, "current": self._cur, "waiters": len(self._waiters)}
+            return {"size": self._size, "current": self._cur, "waiters": self._waiters.waiting()}
 
     def __repr__(self) -> str:
         s = self.statistics()

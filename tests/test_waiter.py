@@ -249,3 +249,50 @@ def test_stress_aborts_race_hand_offs() -> None:
     join_all([*receivers, aborter], STRESS.seconds(30))
     assert sorted(received) == sorted(sent)
     assert idle(ch)
+
+
+@pytest.mark.timeout(120)
+def test_withdrawing_100000_waiters_in_any_order_finishes() -> None:
+    """Withdrawal is O(1) amortised: 100,000 waiters withdrawn in random order, with
+    hand-offs in between; the live ones are served in FIFO order and none is left."""
+    n = 100_000
+    q = WaitQueue()
+    waiters = [ThreadWaiter() for _ in range(n)]
+    for i, w in enumerate(waiters):
+        q.publish(w, 0, i)
+    rnd = random.Random(7)
+    order = list(range(n))
+    rnd.shuffle(order)
+    gone: set[int] = set()
+    served: list[int] = []
+    for k, i in enumerate(order[: n - 1000]):  # all but 1,000 give up
+        # One served in the meantime finds itself completed.
+        assert q.withdraw(waiters[i]) is (i not in gone)
+        gone.add(i)
+        if k % 997 == 0:  # a counterpart now and then takes the first live waiter
+            entry = q.hand_off()
+            assert entry is not None and entry[0] is not waiters[i]
+            served.append(entry[2])
+            gone.add(entry[2])
+        assert not q or not q[0][0].claimed  # a non-empty queue has a live front
+    assert served == sorted(served)
+    assert q.waiting() == n - len(gone)
+    rest = []
+    while (entry := q.hand_off()) is not None:
+        rest.append(entry[2])
+    assert rest == sorted(set(range(n)) - gone)
+    assert not q
+
+
+def test_withdrawn_middle_entries_are_dropped_as_the_ends_leave() -> None:
+    """A waiter withdrawn from the middle stays stale only until it reaches an end."""
+    q = WaitQueue()
+    a, b, c = ThreadWaiter(), ThreadWaiter(), ThreadWaiter()
+    for w in (a, b, c):
+        q.publish(w)
+    assert q.withdraw(b)
+    assert q.waiting() == 2
+    assert q.withdraw(a)  # uncovers b: both gone
+    assert list(q) == [(c, 0, None)]
+    assert q.withdraw(c)
+    assert not q

@@ -14,9 +14,9 @@ Signal").
 
 Invariants (each holds whenever ``_guard`` is free):
 
-* Every waiter in ``_waiters`` belongs to a ``wait`` that has published it
-  and not yet withdrawn it; it is unclaimed, except for an aborted one
-  whose owner is about to withdraw it.
+* Every live (unclaimed) waiter in ``_waiters`` belongs to a ``wait`` that
+  has published it and not yet withdrawn it; a withdrawn wait's entry may
+  linger, stale, where :class:`~gopool._waiter.WaitQueue` drops it later.
 * ``wait`` locks ``l`` again before it returns or raises, once it has
   unlocked it: an interrupted wait has withdrawn its waiter (it is no
   longer queued) and holds ``l`` when the exception propagates. A signal

@@ -34,7 +34,8 @@ Invariants (each holds whenever ``_guard`` is free):
   waiter that may need waking: no wake-up is lost.
 * ``_waiters`` holds the lock calls that wait for their turn; each entry's
   value is its :class:`_LockCall`. An entry's waiter is unclaimed, except
-  for an aborted one whose owner is about to withdraw it.
+  for an aborted one whose owner is about to withdraw it, or a withdrawn
+  one left stale in the middle (the queue's front is always live).
 * ``_woken`` is the lock call that an unlock woke to compete in normal
   mode, from that unlock until the call has competed (taken the mutex or
   queued again) or withdrawn; while it is set, unlock wakes nobody else.

@@ -113,7 +113,7 @@ class Once:
             elif self._runner is None:
                 state = "not done"
             else:
-                state = f"running waiters={len(self._waiters)}"
+                state = f"running waiters={self._waiters.waiting()}"
         return f"<Once {state} at {id(self):#x}>"
 
 

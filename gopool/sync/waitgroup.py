@@ -16,8 +16,9 @@ Invariants of a :class:`WaitGroup` (each holds whenever ``_lock`` is free):
   them after releasing it), and a ``wait`` that finds the counter at zero
   returns without publishing a waiter. So Go's "Add called concurrently
   with Wait" state (waiters parked on a zero counter) cannot arise.
-* Every waiter in ``_waiters`` is unclaimed: a waiter that gives up claims
-  and removes itself in one hold of the lock.
+* Every live waiter in ``_waiters`` is waiting: a waiter that gives up
+  claims and withdraws itself in one hold of the lock (an entry in the
+  middle may linger, stale, until :class:`~gopool._waiter.WaitQueue` drops it).
 
 Go's other misuse panic, "WaitGroup is reused before previous Wait has
 returned", has no counterpart: a waiter is completed by the ``add`` that
@@ -181,7 +182,7 @@ class WaitGroup:
     def statistics(self) -> dict[str, int]:
         """A snapshot: the counter and the number of threads blocked in :meth:`wait`."""
         with self._lock:
-            return {"counter": self._count, "waiters": len(self._waiters)}
+            return {"counter": self._count, "waiters": self._waiters.waiting()}
 
     def __repr__(self) -> str:
         s = self.statistics()
