@@ -223,10 +223,9 @@ def _withdraw_select(published: list[tuple[WaitQueue, Entry]], w: Waiter) -> boo
 def _unpublish(published: list[tuple[WaitQueue, Entry]]) -> None:
     """Drop a select's entries from every queue that still holds them (every channel locked)."""
     for queue, entry in published:
-        try:
-            queue.remove(entry)
-        except ValueError:
-            pass  # dequeued by a partner: completed, or dropped as stale
+        # w is claimed (withdrawn, or completed by a partner): its entries
+        # are stale, dropped now or later (see WaitQueue.discard).
+        queue.discard(entry[0])
 
 
 def select(*cases: Any, timeout: Timeout = None) -> tuple[int, Any]:

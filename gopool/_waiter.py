@@ -341,14 +341,15 @@ class WaitQueue(deque[Entry]):
     def discard(self, w: Waiter) -> None:
         """Drop the entries of ``w``, which is claimed (withdrawn): at once or later, in O(1).
 
-        An entry at either end goes now, with any stale entries it uncovers;
-        one in the middle stays, stale, until it reaches an end or the
-        queue is compacted. Tolerates a ``w`` that is not queued.
+        Stale entries at either end (an entry of ``w``'s there, and any it
+        uncovers) go now, so both ends are live afterwards; an entry in the
+        middle stays, stale, until it reaches an end or the queue is
+        compacted. Tolerates a ``w`` that is not queued.
         """
         if not self:
             return
         self._stale += 1
-        if self[0][0] is w or self[-1][0] is w:
+        if self[0][0].claimed or self[-1][0].claimed:  # w's entry, or one it uncovered
             self._trim()
         elif self._stale > self._COMPACT_AFTER and 2 * self._stale > len(self):
             live = [e for e in self if not e[0].claimed]

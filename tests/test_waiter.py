@@ -296,3 +296,19 @@ def test_withdrawn_middle_entries_are_dropped_as_the_ends_leave() -> None:
     assert list(q) == [(c, 0, None)]
     assert q.withdraw(c)
     assert not q
+
+
+def test_a_withdrawal_drops_the_stale_entries_a_popped_front_uncovered() -> None:
+    """After a counterpart pops the front by hand (Chan's inlined hand-off), leaving a
+    stale entry there, the next withdrawal drops it: both ends are live again."""
+    q = WaitQueue()
+    a, b, c, d = (ThreadWaiter() for _ in range(4))
+    for w in (a, b, c, d):
+        q.publish(w)
+    assert q.withdraw(b)  # middle: left stale
+    assert a.claim()
+    q.popleft()  # b, stale, is now the front
+    assert q.withdraw(c)  # middle again, but the stale front goes with it
+    assert list(q) == [(d, 0, None)]
+    assert q.withdraw(d)
+    assert not q
