@@ -219,17 +219,18 @@ _STARVATION_OPEN_ON_FREE_THREADING = pytest.mark.xfail(
 
 
 def barge(mu: Mutex) -> None:
-    """Unlock and at once try_lock again (Go's normal mode lets a running thread win).
+    """Unlock, and take the mutex straight back before the woken waiter competes.
 
-    The woken waiter usually needs longer to run than we need for the next
-    line; if it won, take the mutex back and retry.
+    Go's normal mode lets a running thread win this race, and it usually
+    does, but not always (without the GIL the woken thread may run first):
+    doing both under the mutex's guard, as ``unlock(); try_lock()`` with no
+    gap, makes the woken waiter lose every time.
     """
-    for _ in range(200):
-        mu.unlock()
-        if mu.try_lock():
-            return
-        mu.lock()  # the woken waiter got it first: wait for it to let go
-    pytest.skip("the woken waiter always won the race; normal-mode barging not observed")
+    with mu._guard:
+        woken = mu._unlock_locked()
+        assert mu._held.acquire(False), "unlock handed the mutex over instead of freeing it"
+    assert woken is not None, "unlock woke no waiter"
+    woken.wake()
 
 
 @_STARVATION_OPEN_ON_FREE_THREADING
