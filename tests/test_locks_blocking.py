@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dis
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ from types import FrameType
 
 import pytest
 from conftest import CHILD_HELPERS, STRESS, join_all, sigint_child, spawn, stress_test, until
+from test_mutex import barge
 
 import gopool
 from gopool import Cond, Mutex, RWMutex, _waiter, debug, go
@@ -452,6 +454,213 @@ def test_stress_interrupted_cond_wait() -> None:
     assert not_empty.statistics() == not_full.statistics() == {"waiters": 0}
     assert m.statistics() == {"locked": False, "starving": False, "waiters": 0}
     assert interrupted[0] > 0, "no wait was interrupted"
+
+
+# ---------------------------------------------------------------------------
+# An interrupt that lands just as the call was completed: forced, one case each.
+# The SIGUSR1 handler, running in the parked main thread, first completes the
+# call (an unlock, a signal) and then raises, so the completion always wins
+# the race, and the call must undo it.
+
+
+_ACQUIRE_LINES = {
+    i.positions.lineno
+    for i in dis.get_instructions(_waiter.ThreadWaiter.park)
+    if i.argval == "acquire" and i.positions is not None
+}
+"""The lines of ``park()`` that block in ``acquire()``."""
+
+
+def completed_then_poked(
+    call: Callable[[], None], complete: Callable[[], None], ready: Callable[[], bool]
+) -> None:
+    """Block the main thread in ``call()``; once ``ready()``, signal it, and have the
+    handler run ``complete()`` before raising :class:`Poke`. Requires the Poke.
+
+    A signal that arrives just before the thread blocks is handled only once it
+    wakes (CPython checks for signals between bytecodes), so the handler acts
+    only inside the blocked ``acquire()``, and the signal is sent again until
+    it has.
+    """
+    acted = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if acted.is_set() or frame is None or frame.f_code is not _PARK:
+            return
+        if frame.f_lineno not in _ACQUIRE_LINES:
+            return
+        acted.set()
+        complete()
+        raise Poke
+
+    def poke() -> None:
+        until(ready, "the main thread to block")
+        main = threading.main_thread().ident
+        assert main is not None
+        while not acted.wait(0.02):
+            signal.pthread_kill(main, signal.SIGUSR1)
+
+    old = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        poker = spawn(poke)
+        with pytest.raises(Poke):
+            call()
+        poker.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+
+
+@pytest.mark.parametrize("queued_behind", [True, False], ids=["waiter-behind", "alone"])
+def test_mutex_handed_over_as_the_interrupt_lands_is_handed_on(
+    monkeypatch: pytest.MonkeyPatch, queued_behind: bool
+) -> None:
+    """Starvation mode hands the mutex to the interrupted main thread: it unlocks it
+    again, handing it to the waiter behind, or leaving it free."""
+    monkeypatch.setattr(gopool.sync.mutex, "_STARVATION_THRESHOLD", 0.0)
+    mu = Mutex()
+    mu.lock()
+    waiters = 2 if queued_behind else 1
+    tasks = []
+    if queued_behind:
+
+        def behind_main() -> None:
+            until(lambda: mu.statistics()["waiters"] == 1, "the main thread queued")
+            mu.lock()
+            mu.unlock()
+
+        tasks.append(spawn(behind_main))
+
+    def starve() -> None:
+        until(lambda: mu.statistics()["waiters"] == waiters, "the waiters")
+        barge(mu)  # wakes the main thread, which loses and starts starvation mode
+
+    tasks.append(spawn(starve))
+
+    def starving() -> bool:
+        s = mu.statistics()
+        return bool(s["starving"]) and s["waiters"] == waiters
+
+    completed_then_poked(mu.lock, mu.unlock, starving)
+    join_all(tasks)
+    assert mu.statistics() == {"locked": False, "starving": False, "waiters": 0}
+
+
+def test_mutex_wake_up_racing_the_interrupt_passes_the_turn_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Normal mode wakes the interrupted main thread to compete: it lets the next waiter
+    compete instead, or nobody would wake it."""
+    monkeypatch.setattr(gopool.sync.mutex, "_STARVATION_THRESHOLD", 60.0)
+    mu = Mutex()
+    mu.lock()
+    got = threading.Event()
+
+    def behind() -> None:
+        until(lambda: mu.statistics()["waiters"] == 1, "the main thread queued")
+        mu.lock()
+        got.set()
+        mu.unlock()
+
+    t = spawn(behind)
+    completed_then_poked(mu.lock, mu.unlock, lambda: mu.statistics()["waiters"] == 2)
+    t.join()
+    assert got.is_set()
+    assert mu.statistics() == {"locked": False, "starving": False, "waiters": 0}
+
+
+def test_rlock_admitted_as_the_interrupt_lands_is_released() -> None:
+    """A writer's unlock admits the interrupted reader: it read-unlocks again, which
+    lets in the writer queued next."""
+    rw = RWMutex()
+    rw.lock()
+    second = spawn(lambda: (rw.lock(), rw.unlock()))
+    completed_then_poked(
+        rw.rlock,
+        rw.unlock,
+        lambda: rw.statistics()["readers_waiting"] == 1 and rw.statistics()["writers_waiting"] == 1,
+    )
+    second.join()
+    assert rw.statistics() == {
+        "readers": 0,
+        "writer": False,
+        "readers_waiting": 0,
+        "writers_waiting": 0,
+    }
+
+
+def test_lock_handed_over_as_the_interrupt_lands_is_given_up() -> None:
+    """The last reader hands the write lock to the interrupted writer: it gives it up,
+    letting in the reader it held back."""
+    rw = RWMutex()
+    rw.rlock()
+    readers: list[int] = []
+
+    def reader() -> None:
+        until(lambda: rw.statistics()["writers_waiting"] == 1, "the writer waiting")
+        rw.rlock()
+        readers.append(rw.statistics()["readers"])
+        rw.runlock()
+
+    t = spawn(reader)
+    completed_then_poked(rw.lock, rw.runlock, lambda: rw.statistics()["readers_waiting"] == 1)
+    t.join()
+    assert readers == [1]
+    assert rw.try_lock(), "the interrupted writer still holds the write lock (or _w)"
+    rw.unlock()
+
+
+def test_cond_wait_signalled_as_the_interrupt_lands() -> None:
+    """A signal completes the interrupted wait: the exception propagates with ``l`` locked
+    and nothing queued (the signal was this wait's, as after any wake-up)."""
+    m = Mutex()
+    c = Cond(m)
+    m.lock()
+    completed_then_poked(c.wait, c.signal, lambda: c.statistics()["waiters"] == 1)
+    assert m.statistics()["locked"]
+    assert c.statistics() == {"waiters": 0}
+    m.unlock()
+
+
+def test_cond_wait_interrupted_while_locking_l_again_still_locks_it() -> None:
+    """Woken, the wait queues for ``l``; an interrupt there is held back until ``l`` is
+    locked, then raised."""
+    m = Mutex()
+    c = Cond(m)
+    released = threading.Event()
+
+    def holder() -> None:
+        until(lambda: c.statistics()["waiters"] == 1, "the main thread waiting")
+        m.lock()
+        c.signal()
+        until(lambda: m.statistics()["waiters"] == 1, "the woken wait queued for l")
+        main = threading.main_thread().ident
+        assert main is not None
+        while not poked.wait(0.02):  # again until it lands in the park
+            signal.pthread_kill(main, signal.SIGUSR1)
+        time.sleep(0.2)
+        released.set()
+        m.unlock()
+
+    poked = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if frame is not None and frame.f_code is _PARK:
+            poked.set()
+            raise Poke
+
+    old = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        t = spawn(holder)
+        m.lock()
+        with pytest.raises(Poke):
+            c.wait()
+        t.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert released.is_set(), "the interrupt propagated before l was locked again"
+    assert m.statistics() == {"locked": True, "starving": False, "waiters": 0}
+    assert c.statistics() == {"waiters": 0}
+    m.unlock()
 
 
 # ---------------------------------------------------------------------------
