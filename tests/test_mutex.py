@@ -15,7 +15,6 @@ error in Go; here it raises, which the in-process port checks).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
@@ -207,17 +206,6 @@ def test_fifo_order_when_nobody_barges() -> None:
     assert mu.statistics() == {"locked": False, "starving": False, "waiters": 0}
 
 
-# An open defect: with the GIL off (3.13t), a woken waiter beaten to the
-# mutex is not seen to enter starvation mode within these tests' deadlines
-# (reproduced every time); with the GIL on they pass. Marked, not hidden,
-# until it is found: an unexpected pass is reported as XPASS.
-_STARVATION_OPEN_ON_FREE_THREADING = pytest.mark.xfail(
-    not getattr(sys, "_is_gil_enabled", lambda: True)(),
-    reason="open defect: starvation mode not entered with the GIL off",
-    strict=False,
-)
-
-
 def barge(mu: Mutex) -> None:
     """Unlock, and take the mutex straight back before the woken waiter competes.
 
@@ -233,7 +221,6 @@ def barge(mu: Mutex) -> None:
     woken.wake()
 
 
-@_STARVATION_OPEN_ON_FREE_THREADING
 def test_starvation_mode_hands_the_mutex_to_the_starved_waiter() -> None:
     """Go's starvation mode.
 
@@ -270,7 +257,6 @@ def test_starvation_mode_hands_the_mutex_to_the_starved_waiter() -> None:
     mu.unlock()
 
 
-@_STARVATION_OPEN_ON_FREE_THREADING
 def test_woken_waiter_that_loses_requeues_at_the_front() -> None:
     """Go's queueLifo: a waiter woken then beaten goes back to the front, ahead of later ones.
 
@@ -296,7 +282,6 @@ def test_woken_waiter_that_loses_requeues_at_the_front() -> None:
     assert mu.statistics() == {"locked": False, "starving": False, "waiters": 0}
 
 
-@_STARVATION_OPEN_ON_FREE_THREADING
 def test_starvation_mode_ends_for_a_waiter_that_waited_less_than_the_threshold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
