@@ -28,7 +28,7 @@ Invariants (each holds whenever ``lock`` is free):
   threads still taking jobs, from the moment they are reserved (a little
   before their thread starts); a thread is either a worker or one told to
   leave (``DynamicPool.remove_worker``) finishing its job. Each removal is
-  served by exactly one thread leaving (:meth:`take_quit`), which stops
+  served by exactly one thread leaving (:meth:`quit_for`), which stops
   counting in ``threads`` at that moment.
 * ``worker_states`` lists the state of every worker thread from its first
   moment to its exit; at its exit its counts and its last durations move
@@ -178,7 +178,7 @@ class Core:
         self.wg = WaitGroup()
         self.halted = threading.Lock()
         self.lock = threading.Lock()
-        self.intake = Intake(self.lock, self.jobs, self.signal if buffer == 0 else None)
+        self.intake = Intake(self.lock, self.jobs, self.signal, self._notify_locked)
         self.worker_states: list[WorkerState] = []
         self.stalls = (
             None
@@ -322,7 +322,56 @@ class Core:
         with self.lock:
             self.worker_ids += 1
             ws.id = self.worker_ids
+            ws.attention = self._needs_attention_locked()
             self.worker_states.append(ws)
+
+    # -- what a worker looks at when its attention flag is up --
+
+    def _needs_attention_locked(self) -> bool:
+        return bool(self.intake.queue) or self.pending_quits > 0
+
+    def _notify_locked(self) -> None:
+        """A submit waits, or a worker must leave: every worker looks, at its next step."""
+        for ws in self.worker_states:
+            ws.attention = True
+
+    def refill_for(self, ws: WorkerState) -> None:
+        """Worker ``ws`` freed a slot: the first waiting submits get it."""
+        with self.lock:
+            woken = self.intake.refill_locked()
+            ws.attention = self._needs_attention_locked()
+        wake_all(woken)
+
+    def quit_for(self, ws: WorkerState) -> bool:
+        """Serve a pending ``remove_worker`` with worker ``ws``; True if it must leave now.
+
+        Its thread stops counting in ``threads`` at once (see the module
+        docstring); an unbuffered pool wakes another idle worker for the
+        submits still waiting, as the signal this one took may have been
+        theirs.
+        """
+        with self.lock:
+            if self.pending_quits:
+                self.pending_quits -= 1
+                self.threads -= 1
+                self.intake.signal_again_locked()
+                return True
+            ws.attention = self._needs_attention_locked()
+            return False
+
+    def take_for(self, ws: WorkerState) -> tuple[Any, bool] | None:
+        """An idle worker looks before it parks: ``(None, True)`` to leave, ``(item, True)``
+        for a waiting job it takes itself (unbuffered), None for nothing."""
+        if self.quit_for(ws):
+            return None, True
+        with self.lock:
+            got = self.intake.take_first_locked() if self.jobs.cap == 0 else None
+            ws.attention = self._needs_attention_locked()
+        if got is None:
+            return None
+        item, w = got
+        w.wake()
+        return item, True
 
     # -- submitting --
 
@@ -478,7 +527,7 @@ class Core:
     def worker_exited(self, ws: WorkerState, told_to_quit: bool) -> None:
         """A worker thread leaves: its counts move here, and results() may close."""
         with self.lock:
-            if not told_to_quit:  # else take_quit() did it
+            if not told_to_quit:  # else quit_for() did it
                 self.threads -= 1
                 self.workers -= 1
             self.worker_states.remove(ws)
@@ -515,15 +564,6 @@ class Core:
         with self.lock:
             self.cancelled += 1
 
-    def take_quit(self) -> bool:
-        """Serve a pending ``remove_worker`` with the calling worker, if one is pending."""
-        with self.lock:
-            if self.pending_quits:
-                self.pending_quits -= 1
-                self.threads -= 1
-                return True
-            return False
-
     # -- DynamicPool's workers --
 
     def add_worker(self, max_workers: int) -> bool:
@@ -556,6 +596,7 @@ class Core:
                 return False
             self.workers -= 1
             self.pending_quits += 1
+            self._notify_locked()
             assert self.signal is not None
             # If the signal does not fit, enough are queued to wake an idle
             # worker; a busy one sees the pending removal after its job.

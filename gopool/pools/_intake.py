@@ -12,9 +12,9 @@ lock, by a send that cannot block:
 * otherwise it publishes a waiter in ``queue`` (FIFO, the one wait queue of
   :mod:`gopool._waiter`) and parks. A worker that frees a slot (takes a
   job) moves the first waiting job into the channel, counts it and wakes
-  its submitter (:meth:`Intake.refill`); with an unbuffered channel an idle
-  worker takes the first waiting job itself (:meth:`Intake.take_waiting`),
-  woken by the pool's signal channel;
+  its submitter (:meth:`Intake.refill_locked`); with an unbuffered channel
+  an idle worker takes the first waiting job itself
+  (:meth:`Intake.take_first_locked`), woken by the pool's signal channel;
 * closing or halting the pool refuses every waiting submit
   (:meth:`Intake.refuse_all_locked`): none of those jobs is accepted.
 
@@ -25,13 +25,15 @@ Invariants (each holds whenever the pool's lock is free):
   its own interrupted (or aborted) thread. Once the pool refuses submits it
   stays empty.
 * A slot freed while a submit waits is not lost: a submitter publishes its
-  waiter and then retries the send, both under the lock; a worker frees a
-  slot (a receive, under the channel's lock) and then looks at ``queue``.
-  Whichever comes second in the channel's lock order sees the other: the
-  retry finds the room, or the worker finds the submit (and takes the
-  pool's lock to hand the slot over). Unbuffered: an idle worker is either
-  parked on the job channel, where the retry hands the job to it, or about
-  to park, and then the signal the submitter posts wakes it.
+  waiter, raises every worker's ``attention`` flag, and then retries the
+  send, all under the lock; a worker frees a slot (a receive, under the
+  channel's lock) and then reads its own flag. Whichever comes second in
+  the channel's lock order sees the other: the retry finds the room, or the
+  worker sees its flag (and takes the pool's lock to hand the slot over). A
+  worker lowers its flag only under the lock, when no submit waits.
+  Unbuffered: an idle worker is either parked on the job channel, where the
+  retry hands the job to it, or about to park, and then the signal the
+  submitter posts wakes it (and its flag tells it why).
 * No submit overtakes a waiting one: the fast path is taken only while
   ``queue`` is empty, and refills serve it from its head.
 * A waiter is claimed before its job is sent: so an abort of its thread
@@ -87,12 +89,19 @@ class Intake:
     the module docstring.
     """
 
-    __slots__ = ("_signal", "accepted", "jobs", "lock", "queue", "seq")
+    __slots__ = ("_notify_locked", "_signal", "accepted", "jobs", "lock", "queue", "seq")
 
-    def __init__(self, lock: threading.Lock, jobs: Chan[Any], signal: Chan[None] | None) -> None:
+    def __init__(
+        self,
+        lock: threading.Lock,
+        jobs: Chan[Any],
+        signal: Chan[None] | None,
+        notify_locked: Callable[[], None],
+    ) -> None:
         self.lock = lock
         self.jobs = jobs
         self._signal = signal if jobs.cap == 0 else None  # wakes an idle worker, unbuffered
+        self._notify_locked = notify_locked  # tells every worker to look at the queue
         self.queue = WaitQueue()
         self.accepted = 0
         self.seq = 0
@@ -170,24 +179,24 @@ class Intake:
             w.ok = True
             return w.claim()
         self.queue.publish(w, 0, item)
+        self._notify_locked()
         if signal is not None:
             offer(signal.send, None)  # an idle worker about to park looks again
             return False
         # Published first, then retried: see the module docstring.
-        wake_all(self._refill_locked())
+        wake_all(self.refill_locked())
         return w.claimed
 
-    def refill(self) -> None:
-        """Move waiting jobs into the job channel while it has room (a worker freed a slot)."""
-        with self.lock:
-            woken = self._refill_locked()
-        wake_all(woken)
+    def refill_locked(self) -> list[Waiter]:
+        """Move waiting jobs into the job channel while it has room; their waiters, to wake.
 
-    def _refill_locked(self) -> list[Waiter]:
+        Called by a worker that freed a slot, with ``lock`` held; the caller
+        wakes the waiters once it has released it.
+        """
         queue, jobs = self.queue, self.jobs
         woken = []
         # Room checked under the pool's lock: no other sender can take it, so
-        # the send cannot block. (Unbuffered, idle workers take_waiting().)
+        # the send cannot block. (Unbuffered, idle workers take_first_locked().)
         while queue and len(jobs) < jobs.cap:
             entry = queue.hand_off()
             if entry is None:
@@ -199,22 +208,25 @@ class Intake:
             woken.append(w)
         return woken
 
-    def take_waiting(self) -> tuple[Any, bool] | None:
-        """An idle worker of an unbuffered pool takes the first waiting job; None if none.
+    def take_first_locked(self) -> tuple[Any, Waiter] | None:
+        """An idle worker of an unbuffered pool takes the first waiting job: ``(item, waiter)``.
 
-        The job is accepted and taken in one step, under the lock. If more
-        submits wait, the signal is posted again for the next idle worker.
+        The job is accepted and taken in one step, ``lock`` held; the caller
+        wakes the waiter once it has released it. None if no submit waits.
+        If more do, the signal is posted again for the next idle worker.
         """
-        with self.lock:
-            entry = self.queue.hand_off()
-            if entry is None:
-                return None
-            self.accepted += 1
-            entry[0].ok = True
-            if self.queue and self._signal is not None:
-                offer(self._signal.send, None)
-        entry[0].wake()
-        return entry[2], True
+        entry = self.queue.hand_off()
+        if entry is None:
+            return None
+        self.accepted += 1
+        entry[0].ok = True
+        self.signal_again_locked()
+        return entry[2], entry[0]
+
+    def signal_again_locked(self) -> None:
+        """Unbuffered: if submits still wait, wake one more idle worker for them."""
+        if self.queue and self._signal is not None:
+            offer(self._signal.send, None)
 
     def refuse_all_locked(self) -> list[Waiter]:
         """The pool accepts no more jobs: every waiting submit, refused, to wake after unlocking."""

@@ -43,13 +43,12 @@ from .stats import LATENCY_WINDOW
 if TYPE_CHECKING:
     from ._core import Core
 
-__all__ = ["CANCELLED", "FAILED", "QUIT", "Tagged", "WorkerState", "current", "runner", "work"]
+__all__ = ["FAILED", "Tagged", "WorkerState", "current", "last_jobs", "runner", "work"]
 
-QUIT = object()
-"""What a worker's taker returns when the worker has been told to leave."""
 
-CANCELLED = object()
-"""What running a job returns when the context ended before it could start or finish."""
+class _Cancelled(Exception):
+    """Raised by running a job when the context ended before it could start or finish."""
+
 
 FAILED = object()
 """What a pool's failure hook returns once it has recorded the exception: nothing to deliver."""
@@ -84,12 +83,17 @@ class WorkerState:
     with the start of the one before it: they are for display. ``completed``
     and ``failed`` count the results it has put (``failed``: a
     ``WorkerPool`` result carrying an exception); ``window`` holds the end
-    times and durations of its last jobs (see :func:`last_jobs`). The pool's lock guards the rest:
+    times and durations of its last jobs (see :func:`last_jobs`).
+    ``attention`` is raised by anyone, lowered by the worker, always under
+    the pool's lock, and read by the worker without it after each take and
+    each job: a submit waits for room, or a worker must leave (so the hot
+    path reads only its own state). The pool's lock guards the rest:
     ``id`` and ``name`` (set once), ``beat`` (the last heartbeat, 0.0 if
     none) and ``reported`` (the stall clock last reported stalled).
     """
 
     __slots__ = (
+        "attention",
         "beat",
         "completed",
         "failed",
@@ -112,6 +116,7 @@ class WorkerState:
         self.reported = -1.0
         self.completed = 0
         self.failed = 0
+        self.attention = False
         # Its last jobs (from LATENCY_WINDOW to twice that), oldest first, as flat
         # pairs: end time, duration. A list: a reader's slice of it is one step on every
         # build (copying a deque that grows meanwhile can fail), and floats are nothing
@@ -142,9 +147,9 @@ def work(core: Core) -> None:
             case job, ok := <-jobs:
                 if !ok { return }                  if not ok: break
                 result := process(job)             out = run(job)
-                select {                           deliver(out): results.send(out),
-                case results <- result:            or select((results.send, out),
-                case <-ctx.Done(): return                    done.recv)
+                select {                           results.send(out), or when full
+                case results <- result:            select((results.send, out),
+                case <-ctx.Done(): return                 done.recv)
                 }
             }
         }
@@ -160,53 +165,41 @@ def work(core: Core) -> None:
     try:
         current.core = core
         current.worker = ws
-        take = _taker(core)
+        take = _taker(core, ws)
         run = runner(core, ws)
-        on_error = core.on_error
         send = core.results.send
         wait_to_deliver = _wait_to_deliver(core, ws)
-        intake = core.intake
-        waiting = intake.queue
+        failure = _failure(core, ws, wait_to_deliver)
         halted = core.halted.locked
         while True:
             item, ok = take()
-            if not ok or item is QUIT:
+            if item is None:  # drained (not ok), or told to leave (ok)
                 told_to_quit = ok
                 break
-            if waiting:
-                intake.refill()  # the slot this take freed goes to the first waiting submit
+            if ws.attention:
+                core.refill_for(ws)  # the slot this take freed goes to a waiting submit
             if halted():
                 core.add_cancelled()
                 break
             seq, job, tag = item
-            failed = False
             try:
                 out = run(job)
             except BaseException as exc:
-                out = on_error(seq, job, exc)
-                failed = True
-            if out is CANCELLED:
-                core.add_cancelled()
-                break
-            recorded = out is FAILED
-            if tag is not None:
-                out = Tagged(tag, out)  # an ordered map() waits for every slot, failed or not
-            if out is not FAILED:
+                if not failure(seq, job, tag, exc):
+                    break
+            else:
+                if tag is not None:
+                    out = Tagged(tag, out)  # an ordered map() waits for it in its slot
                 try:
                     send(out, timeout=0.0)  # offer(), inline: once per job
                 except TimeoutError:
                     if not wait_to_deliver(out):
-                        if not recorded:
-                            core.add_cancelled()
+                        core.add_cancelled()
                         break
-            # A reader may see the job leave in_flight a moment before it is counted.
-            ws.job = None
-            if not recorded:  # (a recorded failure was counted by on_error)
-                if failed:
-                    ws.failed += 1
-                else:
-                    ws.completed += 1
-            if core.pending_quits and core.take_quit():
+                # A reader may see the job leave in_flight a moment before it is counted.
+                ws.job = None
+                ws.completed += 1
+            if ws.attention and core.quit_for(ws):
                 told_to_quit = True
                 break
     finally:
@@ -215,32 +208,56 @@ def work(core: Core) -> None:
         core.worker_exited(ws, told_to_quit)
 
 
-def _taker(core: Core) -> Callable[[], tuple[Any, bool]]:
+def _failure(
+    core: Core, ws: WorkerState, wait_to_deliver: Callable[[Any], bool]
+) -> Callable[[int, Any, int | None, BaseException], bool]:
+    """``failure(seq, job, tag, exc)``: a job that raised; False if the worker must leave.
+
+    A cancellation (the job could not start or finish) is counted
+    cancelled. Otherwise the pool's failure hook records the exception
+    (counted failed at once) or wraps it in a result to put (counted failed
+    once put, cancelled if the context ends first); an ordered ``map()``
+    still gets the job's slot.
+    """
+    send, on_error = core.results.send, core.on_error
+
+    def failure(seq: int, job: Any, tag: int | None, exc: BaseException) -> bool:
+        if isinstance(exc, _Cancelled):
+            core.add_cancelled()
+            return False
+        out = on_error(seq, job, exc)
+        recorded = out is FAILED
+        if tag is not None:
+            out = Tagged(tag, out)
+        if out is not FAILED and not (offer(send, out) or wait_to_deliver(out)):
+            if not recorded:
+                core.add_cancelled()
+            return False
+        ws.job = None
+        if not recorded:
+            ws.failed += 1
+        return True
+
+    return failure
+
+
+def _taker(core: Core, ws: WorkerState) -> Callable[[], tuple[Any, bool]]:
     """A worker's next-job step: ``(item, True)``, ``(None, False)`` once drained, or
-    ``(QUIT, True)`` once told to leave. A plain receive, unless the pool has a signal."""
+    ``(None, True)`` once told to leave. A plain receive, unless the pool has a signal."""
     if core.signal is None:
         return core.jobs.recv_ok
-    signal = core.signal
-    jobs_recv_ok, signal_recv, intake = core.jobs.recv_ok, signal.recv, core.intake
-    # Buffered, a submit waits only while the buffer is full: the receive
-    # gets a job at once, and the worker refills the slot after it.
-    direct = core.jobs.cap == 0
-    waiting = intake.queue
+    jobs_recv_ok, signal_recv = core.jobs.recv_ok, core.signal.recv
 
     def take() -> tuple[Any, bool]:
         while True:
-            if direct and waiting:
-                got = intake.take_waiting()
+            if ws.attention:
+                got = core.take_for(ws)  # leave, or a waiting job of an unbuffered pool
                 if got is not None:
                     return got
             index, got = select(jobs_recv_ok, signal_recv)
             if index == 0:
                 return got  # type: ignore[no-any-return]
-            if core.pending_quits and core.take_quit():
-                if direct and waiting:
-                    offer(signal.send, None)  # the signal was for a waiting job too
-                return QUIT, True
-            # Else a job waits (looked at above), or a signal already served.
+            # A signal: whoever sent it raised the flag first; or a stale one.
 
     return take
 
@@ -272,8 +289,8 @@ def runner(core: Core, ws: WorkerState) -> Callable[[Any], Any]:
     The handler, run in the executor if the pool has one, its output
     wrapped (``WorkerPool``), timed for the stats (unless switched off) or
     watched for stalls (``stall_after``), and preceded by the limiter's
-    wait (``RateLimitedPool``). Returns ``CANCELLED`` when the context ends
-    first; raises what the handler raises.
+    wait (``RateLimitedPool``). Raises :class:`_Cancelled` when the context
+    ends first, and what the handler raises.
     """
     ctx = core.ctx
     assert ctx is not None
@@ -334,8 +351,7 @@ def _wrapped(
     run: Callable[[Any], Any], wrap_result: Callable[[Any, Any], Any]
 ) -> Callable[[Any], Any]:
     def wrapped(job: Any) -> Any:
-        out = run(job)
-        return out if out is CANCELLED else wrap_result(job, out)
+        return wrap_result(job, run(job))
 
     return wrapped
 
@@ -359,12 +375,12 @@ def _limited(
             before_job(ctx)
         except BaseException as exc:
             if ctx.err() is not None:
-                return CANCELLED
+                raise _Cancelled from exc
             if isinstance(exc, DeadlineExceeded):
                 # The limiter knows the deadline comes first: the job is
                 # cancelled at the deadline, and not a moment before.
                 done_recv()
-                return CANCELLED
+                raise _Cancelled from exc
             raise
         return run(job)  # which marks the job running, and starts its clock
 
@@ -374,7 +390,7 @@ def _limited(
 def _in_executor(
     executor: Executor, process: Callable[[Any], Any], done_recv: Callable[[], Any]
 ) -> Callable[[Any], Any]:
-    """``process(job)`` run by ``executor``: its result, its exception, or ``CANCELLED``.
+    """``process(job)`` run by ``executor``: its result, its exception, or :class:`_Cancelled`.
 
     The worker waits for the future or for the end of the context, whichever
     comes first (the future's done-callback closes a channel it selects on:
@@ -390,7 +406,7 @@ def _in_executor(
         if select(finished.recv, done_recv)[0] != 0:
             future.cancel()
             if future.cancelled() or not future.done():
-                return CANCELLED
+                raise _Cancelled
         return future.result()
 
     return in_executor
