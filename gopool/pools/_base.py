@@ -155,7 +155,7 @@ class PoolBase(Generic[T, R]):
         core = self._core
         if core.check_job is not None:
             core.check_job(job)
-        err = core.put(job, None)
+        err = core.intake.put(job, None)
         if err is not None:
             raise err
 
@@ -173,7 +173,7 @@ class PoolBase(Generic[T, R]):
         core = self._core
         if core.check_job is not None:
             core.check_job(job)
-        err = await core.async_put(job, None)
+        err = await core.intake.async_put(job, None)
         if err is not None:
             raise err
 

@@ -178,7 +178,9 @@ class Core:
         self.wg = WaitGroup()
         self.halted = threading.Lock()
         self.lock = threading.Lock()
-        self.intake = Intake(self.lock, self.jobs, self.signal, self._notify_locked)
+        self.intake = Intake(
+            self.lock, self.jobs, self.signal, self._notify_locked, self._refusal_locked
+        )
         self.worker_states: list[WorkerState] = []
         self.stalls = (
             None
@@ -278,6 +280,7 @@ class Core:
         parent = background() if ctx is None else ctx
         c, cancel = with_cancel(parent)
         self.ctx = c
+        self.intake.bind_locked(c)
         self.cancel_ctx = cancel
         # Cancellation from outside reaches the pool through this callback;
         # the pool's own cancellations stop it first and halt directly.
@@ -375,33 +378,6 @@ class Core:
 
     # -- submitting --
 
-    def put(self, job: Any, tag: int | None) -> BaseException | None:
-        """Accept ``job`` into the job channel; None once accepted, else the exception to raise.
-
-        Blocks while the buffer is full. The exception returned is a
-        :class:`ClosedChannelError` for a closed pool (checked first), or
-        the context's ``err()`` for a cancelled one.
-        """
-        refused, item = self._put_now(job, tag)
-        if item is None:
-            return refused
-        return self.intake.wait(item, self._refusal_locked)
-
-    async def async_put(self, job: Any, tag: int | None) -> BaseException | None:
-        """:meth:`put` for an asyncio task: waits for room without blocking its event loop."""
-        refused, item = self._put_now(job, tag)
-        if item is None:
-            return refused
-        return await self.intake.async_wait(item, self._refusal_locked)
-
-    def _put_now(self, job: Any, tag: int | None) -> tuple[BaseException | None, Any]:
-        """Refuse or accept ``job`` now: ``(refusal, None)``, or ``(None, item to wait for)``."""
-        with self.lock:
-            ctx = self.ctx
-            if self.closed or self.jobs_closed or (ctx is not None and ctx.err() is not None):
-                return self._refusal_locked(), None
-            return None, self.intake.put_locked(job, tag)
-
     def _refusal_locked(self) -> BaseException | None:
         """Why a submit is refused now (closed first, then cancelled), or None if it is not."""
         if self.closed:
@@ -440,7 +416,7 @@ class Core:
             return []
         self.jobs_closed = True
         self.jobs.close()
-        return self.intake.refuse_all_locked()
+        return self.intake.close_locked()
 
     # -- stopping --
 

@@ -16,7 +16,7 @@ lock, by a send that cannot block:
   an idle worker takes the first waiting job itself
   (:meth:`Intake.take_first_locked`), woken by the pool's signal channel;
 * closing or halting the pool refuses every waiting submit
-  (:meth:`Intake.refuse_all_locked`): none of those jobs is accepted.
+  (:meth:`Intake.close_locked`): none of those jobs is accepted.
 
 Invariants (each holds whenever the pool's lock is free):
 
@@ -53,6 +53,7 @@ from typing import Any
 
 from .._waiter import ThreadWaiter, Waiter, WaitQueue, block, refuse_in_loop, wake_all
 from ..chan import Chan
+from ..context import Context
 
 __all__ = ["Intake", "offer"]
 
@@ -73,11 +74,10 @@ def offer(send: Callable[..., None], value: Any) -> bool:
 class _Wait:
     """One submit waiting for room: its job's item, and why it was refused, if it was."""
 
-    __slots__ = ("item", "refusal", "refused")
+    __slots__ = ("item", "refused")
 
-    def __init__(self, item: Any, refusal: Callable[[], BaseException | None]) -> None:
+    def __init__(self, item: Any) -> None:
         self.item = item
-        self.refusal = refusal
         self.refused: BaseException | None = None
 
 
@@ -89,7 +89,18 @@ class Intake:
     the module docstring.
     """
 
-    __slots__ = ("_notify_locked", "_signal", "accepted", "jobs", "lock", "queue", "seq")
+    __slots__ = (
+        "_notify_locked",
+        "_refusal_locked",
+        "_signal",
+        "accepted",
+        "ctx",
+        "jobs",
+        "lock",
+        "open",
+        "queue",
+        "seq",
+    )
 
     def __init__(
         self,
@@ -97,65 +108,81 @@ class Intake:
         jobs: Chan[Any],
         signal: Chan[None] | None,
         notify_locked: Callable[[], None],
+        refusal_locked: Callable[[], BaseException | None],
     ) -> None:
         self.lock = lock
         self.jobs = jobs
         self._signal = signal if jobs.cap == 0 else None  # wakes an idle worker, unbuffered
         self._notify_locked = notify_locked  # tells every worker to look at the queue
+        self._refusal_locked = refusal_locked  # why the pool refuses a job (None: it does not)
         self.queue = WaitQueue()
+        self.open = True  # False once the pool closes or halts: then every submit is refused
+        self.ctx: Context | None = None  # the pool's context, once started
         self.accepted = 0
         self.seq = 0
 
-    def put_locked(self, job: Any, tag: int | None) -> Any:
-        """Accept ``job`` now if it fits; ``lock`` held, never blocks.
+    def put(self, job: Any, tag: int | None) -> BaseException | None:
+        """Accept ``job`` into the job channel; None once accepted, else the exception to raise.
 
-        Returns None once accepted, else the job's item, for :meth:`wait`
-        (to be called after releasing the lock).
+        Blocks while the buffer is full. The exception returned is the
+        pool's refusal: a :class:`~gopool.chan.ClosedChannelError` for a
+        closed pool (checked first), or the context's ``err()`` for a
+        cancelled one. Interrupted (``KeyboardInterrupt``, or an abort of
+        the wait): the submit withdraws, nothing is accepted, and the
+        exception propagates; if a worker accepted the job at that moment,
+        the job stands and the interrupt is delivered again (see
+        :func:`gopool._waiter.block`). Called from a running event loop's
+        thread when it would have to wait, raises ``RuntimeError`` (the
+        loop must not block: ``async_submit``).
         """
-        item = (self.seq, job, tag)
-        self.seq += 1
-        if self.queue:
-            return item
-        try:
-            self.jobs.send(item, timeout=0.0)  # offer(), inline: once per job
-        except TimeoutError:
-            return item
-        self.accepted += 1
-        return None
-
-    def wait(self, item: Any, refusal: Callable[[], BaseException | None]) -> BaseException | None:
-        """Wait for room for ``item`` (``lock`` not held): None once accepted, else the refusal.
-
-        ``refusal()`` (called with the lock held) is the error of a pool that
-        accepts no more jobs, or None. Interrupted (``KeyboardInterrupt``,
-        or an abort of the wait): the submit withdraws, nothing is
-        accepted, and the exception propagates; if a worker accepted the
-        job at that moment, the job stands and the interrupt is delivered
-        again (see :func:`gopool._waiter.block`).
-        """
+        refused, item = self._put_now(job, tag)
+        if item is None:
+            return refused
         refuse_in_loop("a pool's submit", "await pool.async_submit(job)")
         w = ThreadWaiter(("pool submit", self.jobs))
-        wait = _Wait(item, refusal)
+        wait = _Wait(item)
         block(w, self.lock, self._attempt, wait, None, self.queue.withdraw)
         return self._outcome(w, wait)
 
-    async def async_wait(
-        self, item: Any, refusal: Callable[[], BaseException | None]
-    ) -> BaseException | None:
-        """:meth:`wait` for an asyncio task: waits without blocking its event loop.
+    async def async_put(self, job: Any, tag: int | None) -> BaseException | None:
+        """:meth:`put` for an asyncio task: waits for room without blocking its event loop.
 
         Cancelled, the submit withdraws (nothing accepted) and
         ``CancelledError`` propagates; if a worker accepted the job first,
         the job stands and the task's next ``await`` raises it (see
         :func:`gopool._aio.block_task`).
         """
+        refused, item = self._put_now(job, tag)
+        if item is None:
+            return refused
         from .._aio import TaskWaiter, block_task
 
         w = TaskWaiter(("pool submit", self.jobs))
-        wait = _Wait(item, refusal)
+        wait = _Wait(item)
         attempt = partial(self._attempt, w, wait)
         await block_task(w, (self.lock,), attempt, partial(self.queue.withdraw, w))
         return self._outcome(w, wait)
+
+    def _put_now(self, job: Any, tag: int | None) -> tuple[BaseException | None, Any]:
+        """Refuse or accept ``job`` now: ``(refusal, None)``, ``(None, None)`` once accepted,
+        or ``(None, item)`` for an item that must wait for room."""
+        # The context is read outside the lock: a job accepted just as it ends
+        # is counted cancelled by the halt, as one queued a moment earlier.
+        ctx = self.ctx
+        ended = ctx is not None and ctx.err() is not None
+        with self.lock:
+            if ended or not self.open:
+                return self._refusal_locked(), None
+            item = (self.seq, job, tag)
+            self.seq += 1
+            if not self.queue:
+                try:
+                    self.jobs.send(item, timeout=0.0)  # offer(), inline: once per job
+                except TimeoutError:
+                    return None, item
+                self.accepted += 1
+                return None, None
+            return None, item
 
     def _outcome(self, w: Waiter, wait: _Wait) -> BaseException | None:
         """What a completed wait returns: None once accepted, else the refusal."""
@@ -164,11 +191,15 @@ class Intake:
         if w.ok:
             return None
         with self.lock:
-            return wait.refusal()
+            return self._refusal_locked()
+
+    def bind_locked(self, ctx: Context) -> None:
+        """The pool starts under ``ctx``: a submit made once it has ended is refused."""
+        self.ctx = ctx
 
     def _attempt(self, w: Waiter, wait: _Wait) -> bool:
         """:meth:`wait`'s step under the lock: refused, accepted at once, or published."""
-        err = wait.refusal()
+        err = self._refusal_locked()
         if err is not None:
             wait.refused = err
             return w.claim()
@@ -228,8 +259,9 @@ class Intake:
         if self.queue and self._signal is not None:
             offer(self._signal.send, None)
 
-    def refuse_all_locked(self) -> list[Waiter]:
+    def close_locked(self) -> list[Waiter]:
         """The pool accepts no more jobs: every waiting submit, refused, to wake after unlocking."""
+        self.open = False
         return self.queue.complete_all(False)
 
     def blocked(self) -> int:

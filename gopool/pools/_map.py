@@ -111,6 +111,7 @@ def _feed(
     """``map()``'s feeder goroutine: pull a job only when it can be submitted; close intake."""
     current.core = core
     check_job = core.check_job
+    put = core.intake.put
     index = 0
     try:
         while True:
@@ -131,7 +132,7 @@ def _feed(
                     return  # the map() ended
                 tag = index
                 index += 1
-            if core.put(job, tag) is not None:
+            if put(job, tag) is not None:
                 return  # closed or cancelled: nothing more is accepted
     finally:
         current.core = None
