@@ -179,7 +179,7 @@ class Core:
         self.halted = threading.Lock()
         self.lock = threading.Lock()
         self.intake = Intake(
-            self.lock, self.jobs, self.signal, self._notify_locked, self._refusal_locked
+            self.lock, self.jobs, self.signal, self._submits_wait_locked, self._refusal_locked
         )
         self.worker_states: list[WorkerState] = []
         self.stalls = (
@@ -325,24 +325,23 @@ class Core:
         with self.lock:
             self.worker_ids += 1
             ws.id = self.worker_ids
-            ws.attention = self._needs_attention_locked()
+            ws.submits_wait = bool(self.intake.queue)
+            ws.quits_pending = self.pending_quits > 0
             self.worker_states.append(ws)
 
-    # -- what a worker looks at when its attention flag is up --
+    # -- what a worker comes to see when one of its flags is up --
 
-    def _needs_attention_locked(self) -> bool:
-        return bool(self.intake.queue) or self.pending_quits > 0
-
-    def _notify_locked(self) -> None:
-        """A submit waits, or a worker must leave: every worker looks, at its next step."""
+    def _submits_wait_locked(self, flag: bool) -> None:
+        """Raise (a submit waits for room) or lower (none does) every worker's flag."""
         for ws in self.worker_states:
-            ws.attention = True
+            ws.submits_wait = flag
 
     def refill_for(self, ws: WorkerState) -> None:
         """Worker ``ws`` freed a slot: the first waiting submits get it."""
         with self.lock:
             woken = self.intake.refill_locked()
-            ws.attention = self._needs_attention_locked()
+            if not self.intake.queue:
+                self._submits_wait_locked(False)  # no other worker needs to come and see
         wake_all(woken)
 
     def quit_for(self, ws: WorkerState) -> bool:
@@ -359,17 +358,20 @@ class Core:
                 self.threads -= 1
                 self.intake.signal_again_locked()
                 return True
-            ws.attention = self._needs_attention_locked()
+            ws.quits_pending = False
             return False
 
     def take_for(self, ws: WorkerState) -> tuple[Any, bool] | None:
         """An idle worker looks before it parks: ``(None, True)`` to leave, ``(item, True)``
         for a waiting job it takes itself (unbuffered), None for nothing."""
-        if self.quit_for(ws):
+        if ws.quits_pending and self.quit_for(ws):
             return None, True
+        if not ws.submits_wait:
+            return None
         with self.lock:
             got = self.intake.take_first_locked() if self.jobs.cap == 0 else None
-            ws.attention = self._needs_attention_locked()
+            if not self.intake.queue:
+                self._submits_wait_locked(False)
         if got is None:
             return None
         item, w = got
@@ -572,7 +574,8 @@ class Core:
                 return False
             self.workers -= 1
             self.pending_quits += 1
-            self._notify_locked()
+            for ws in self.worker_states:
+                ws.quits_pending = True
             assert self.signal is not None
             # If the signal does not fit, enough are queued to wake an idle
             # worker; a busy one sees the pending removal after its job.

@@ -25,12 +25,12 @@ Invariants (each holds whenever the pool's lock is free):
   its own interrupted (or aborted) thread. Once the pool refuses submits it
   stays empty.
 * A slot freed while a submit waits is not lost: a submitter publishes its
-  waiter, raises every worker's ``attention`` flag, and then retries the
+  waiter, raises every worker's ``submits_wait`` flag, and then retries the
   send, all under the lock; a worker frees a slot (a receive, under the
   channel's lock) and then reads its own flag. Whichever comes second in
   the channel's lock order sees the other: the retry finds the room, or the
   worker sees its flag (and takes the pool's lock to hand the slot over). A
-  worker lowers its flag only under the lock, when no submit waits.
+  worker's flag is lowered only under the lock, when no submit waits.
   Unbuffered: an idle worker is either parked on the job channel, where the
   retry hands the job to it, or about to park, and then the signal the
   submitter posts wakes it (and its flag tells it why).
@@ -90,9 +90,9 @@ class Intake:
     """
 
     __slots__ = (
-        "_notify_locked",
         "_refusal_locked",
         "_signal",
+        "_submits_wait_locked",
         "accepted",
         "ctx",
         "jobs",
@@ -107,13 +107,13 @@ class Intake:
         lock: threading.Lock,
         jobs: Chan[Any],
         signal: Chan[None] | None,
-        notify_locked: Callable[[], None],
+        submits_wait_locked: Callable[[bool], None],
         refusal_locked: Callable[[], BaseException | None],
     ) -> None:
         self.lock = lock
         self.jobs = jobs
         self._signal = signal if jobs.cap == 0 else None  # wakes an idle worker, unbuffered
-        self._notify_locked = notify_locked  # tells every worker to look at the queue
+        self._submits_wait_locked = submits_wait_locked  # raises every worker's flag
         self._refusal_locked = refusal_locked  # why the pool refuses a job (None: it does not)
         self.queue = WaitQueue()
         self.open = True  # False once the pool closes or halts: then every submit is refused
@@ -210,7 +210,7 @@ class Intake:
             w.ok = True
             return w.claim()
         self.queue.publish(w, 0, item)
-        self._notify_locked()
+        self._submits_wait_locked(True)
         if signal is not None:
             offer(signal.send, None)  # an idle worker about to park looks again
             return False
@@ -224,11 +224,11 @@ class Intake:
         Called by a worker that freed a slot, with ``lock`` held; the caller
         wakes the waiters once it has released it.
         """
-        queue, jobs = self.queue, self.jobs
+        queue, jobs, cap = self.queue, self.jobs, self.jobs.cap
         woken = []
         # Room checked under the pool's lock: no other sender can take it, so
         # the send cannot block. (Unbuffered, idle workers take_first_locked().)
-        while queue and len(jobs) < jobs.cap:
+        while queue and len(jobs) < cap:
             entry = queue.hand_off()
             if entry is None:
                 break

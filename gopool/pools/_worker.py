@@ -84,16 +84,15 @@ class WorkerState:
     and ``failed`` count the results it has put (``failed``: a
     ``WorkerPool`` result carrying an exception); ``window`` holds the end
     times and durations of its last jobs (see :func:`last_jobs`).
-    ``attention`` is raised by anyone, lowered by the worker, always under
-    the pool's lock, and read by the worker without it after each take and
-    each job: a submit waits for room, or a worker must leave (so the hot
-    path reads only its own state). The pool's lock guards the rest:
+    ``submits_wait`` (a submit waits for room) and ``quits_pending`` (a
+    worker must leave) are raised and lowered under the pool's lock, and
+    read by the worker without it, after each take and each job: so the hot
+    path reads only its own state. The pool's lock guards the rest:
     ``id`` and ``name`` (set once), ``beat`` (the last heartbeat, 0.0 if
     none) and ``reported`` (the stall clock last reported stalled).
     """
 
     __slots__ = (
-        "attention",
         "beat",
         "completed",
         "failed",
@@ -101,8 +100,10 @@ class WorkerState:
         "job",
         "name",
         "phase",
+        "quits_pending",
         "reported",
         "since",
+        "submits_wait",
         "window",
     )
 
@@ -116,7 +117,8 @@ class WorkerState:
         self.reported = -1.0
         self.completed = 0
         self.failed = 0
-        self.attention = False
+        self.submits_wait = False
+        self.quits_pending = False
         # Its last jobs (from LATENCY_WINDOW to twice that), oldest first, as flat
         # pairs: end time, duration. A list: a reader's slice of it is one step on every
         # build (copying a deque that grows meanwhile can fail), and floats are nothing
@@ -176,7 +178,7 @@ def work(core: Core) -> None:
             if item is None:  # drained (not ok), or told to leave (ok)
                 told_to_quit = ok
                 break
-            if ws.attention:
+            if ws.submits_wait:
                 core.refill_for(ws)  # the slot this take freed goes to a waiting submit
             if halted():
                 core.add_cancelled()
@@ -199,7 +201,7 @@ def work(core: Core) -> None:
                 # A reader may see the job leave in_flight a moment before it is counted.
                 ws.job = None
                 ws.completed += 1
-            if ws.attention and core.quit_for(ws):
+            if ws.quits_pending and core.quit_for(ws):
                 told_to_quit = True
                 break
     finally:
@@ -250,7 +252,7 @@ def _taker(core: Core, ws: WorkerState) -> Callable[[], tuple[Any, bool]]:
 
     def take() -> tuple[Any, bool]:
         while True:
-            if ws.attention:
+            if ws.quits_pending or ws.submits_wait:
                 got = core.take_for(ws)  # leave, or a waiting job of an unbuffered pool
                 if got is not None:
                     return got
