@@ -26,10 +26,11 @@ from typing import ClassVar, Generic, Self, TypedDict, TypeVar
 from .._checks import check_callable, check_count
 from ..chan import RecvChan
 from ..context import Context
-from ._core import Core, Variant
+from ._core import Core
 from ._map import map_results
 from ._registry import forget, on_new_pool, register
 from ._stalls import check_stall_after
+from ._variant import Variant
 from .stats import PoolStats, WorkerStats
 
 __all__ = ["Options", "PoolBase", "default_buffer", "on_new_pool"]

@@ -48,7 +48,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from .._waiter import Waiter, wake_all
@@ -57,31 +56,12 @@ from ..context import Canceled, Context, after_func, background, with_cancel
 from ..sync import WaitGroup
 from ._intake import Intake, offer
 from ._stalls import StallWatch, repr_job
+from ._variant import Variant
 from ._worker import FAILED, WorkerState, current, last_jobs, work
 from .stats import LATENCY_WINDOW, PoolStats, WorkerStats, summarize
 
-__all__ = ["Core", "Variant"]
+__all__ = ["Core"]
 
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """What one kind of pool changes in the machinery every pool shares; by default, nothing.
-
-    ``initial_workers``: how many workers ``start()`` starts (None: all of
-    them); given, the pool's workers can also be added and removed at
-    runtime (``DynamicPool``). ``wrap_result(job, output)`` and
-    ``wrap_error(job, exc)``: what goes into ``results()`` for a job (with
-    ``wrap_error``, a failure is delivered rather than recorded for
-    ``close()``). ``before_job(ctx)``: what a worker waits for before each
-    job (raises if the context ends first). ``check_job(job)``: raises for a
-    job the pool does not take, before it is queued.
-    """
-
-    initial_workers: int | None = None
-    wrap_result: Callable[[Any, Any], Any] | None = None
-    wrap_error: Callable[[Any, BaseException], Any] | None = None
-    before_job: Callable[[Context], object] | None = None
-    check_job: Callable[[Any], object] | None = None
 
 _monotonic = time.monotonic
 
@@ -99,44 +79,12 @@ class Core:
     # used as an atomic flag: held once the pool is halted), intake, stalls.
     # lock guards every other field.
     __slots__ = (
-        "before_job",
-        "cancel_ctx",
-        "cancelled",
-        "check_job",
-        "closed",
-        "completed",
-        "ctx",
-        "ended_at",
-        "errors",
-        "executor",
-        "executor_checked",
-        "failed",
-        "halted",
-        "initial_workers",
-        "intake",
-        "jobs",
-        "jobs_closed",
-        "lock",
-        "mapped",
-        "name",
-        "on_error",
-        "pending_quits",
-        "process",
-        "reported",
-        "results",
-        "results_closed",
-        "signal",
-        "stalls",
-        "started",
-        "started_at",
-        "stop_after",
-        "threads",
-        "wg",
-        "window",
-        "worker_ids",
-        "worker_states",
-        "workers",
-        "wrap_result",
+        "before_job", "cancel_ctx", "cancelled", "check_job", "closed", "completed", "ctx",
+        "ended_at", "errors", "executor", "executor_checked", "failed", "halted",
+        "initial_workers", "intake", "jobs", "jobs_closed", "lock", "mapped", "name", "on_error",
+        "pending_quits", "process", "reported", "results", "results_closed", "signal", "stalls",
+        "started", "started_at", "stop_after", "threads", "wg", "window", "worker_ids",
+        "worker_states", "workers", "wrap_result",
     )
 
     def __init__(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar, Unpack
 
 from ._base import Options, PoolBase
-from ._core import Variant
+from ._variant import Variant
 
 __all__ = ["DynamicPool"]
 

@@ -17,7 +17,7 @@ from typing import TypeVar, Unpack
 from .._checks import check_count, check_number
 from ..rate import Limiter
 from ._base import Options, PoolBase
-from ._core import Variant
+from ._variant import Variant
 
 __all__ = ["RateLimitedPool"]
 

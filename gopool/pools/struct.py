@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Unpack
 
 from ._base import Options, PoolBase
-from ._core import Variant
+from ._variant import Variant
 from .job import Job, Result
 
 __all__ = ["WorkerPool"]
