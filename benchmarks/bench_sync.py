@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shlex
 import statistics
 import sys
@@ -255,10 +256,15 @@ def _rate(raw: dict[str, list[Metrics]], key: str) -> float | None:
     return runs[0]["ops"] / statistics.median(m["seconds"] for m in runs)
 
 
-def _cell(rate: float | None) -> str:
+def _cell(raw: dict[str, list[Metrics]], key: str) -> str:
+    """The rate of ``key`` and, as ``±``, half the min-max range of its repetitions."""
+    rate = _rate(raw, key)
     if rate is None:
         return "not installed"
-    return f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:,.0f} k/s"
+    seconds = [m["seconds"] for m in raw[key]]
+    spread = (max(seconds) - min(seconds)) / 2 / statistics.median(seconds)
+    text = f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:,.0f} k/s"
+    return f"{text} ±{spread:.0%}"
 
 
 def _ratio(ours: float | None, theirs: float | None) -> str:
@@ -303,13 +309,18 @@ def render(command: str, info: dict[str, Any], rounds: int, raw: dict[str, list[
         "",
         f"- command: `{command}`",
         f"- machine: {info['platform']}, {info['cpu_model']}, {info['cpu_count']} CPUs"
-        + (f", load average {load[0]:.2f} at start" if load else ""),
+        + (f", load average {load[0]:.2f} at start" if load else "")
+        + (
+            f", {info['load_average_at_end'][0]:.2f} at end"
+            if info.get("load_average_at_end")
+            else ""
+        ),
         f"- python: {info['python']}; readerwriterlock "
         + ("not installed" if rwlock is None else (version or "installed")),
         f"- gopool: {info['gopool']}",
         f"- method: lock operations per second (all threads together), medians of {rounds}"
-        " interleaved repetitions, every figure from this one run; the ratio is gopool's rate"
-        " over the anchor's",
+        " interleaved repetitions, every figure from this one run; ± is half the min-max range"
+        " of the repetitions; the ratio is gopool's rate over the anchor's",
         "",
         "| benchmark | gopool | anchor | anchor's rate | gopool / anchor |",
         "|---|---|---|---|---|",
@@ -318,8 +329,8 @@ def render(command: str, info: dict[str, Any], rounds: int, raw: dict[str, list[
         ours = _rate(raw, key)
         for i, (anchor, anchor_key) in enumerate(anchors):
             theirs = _rate(raw, anchor_key)
-            first = [label, _cell(ours)] if i == 0 else ["", ""]
-            cells = [*first, anchor, _cell(theirs), _ratio(ours, theirs)]
+            first = [label, _cell(raw, key)] if i == 0 else ["", ""]
+            cells = [*first, anchor, _cell(raw, anchor_key), _ratio(ours, theirs)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -332,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     rounds = args.rounds or (3 if args.quick else 5)
     info = _machine_info(["sync/mutex.py", "sync/rwmutex.py", "atomic.py"])
     raw = run_all(200_000 if args.quick else 2_000_000, rounds)
+    info["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(render(shlex.join([sys.executable, *sys.argv]), info, rounds, raw))
 
 
