@@ -434,6 +434,43 @@ def executor_trivial(n: int) -> Metrics:
     return {"seconds": time.perf_counter() - start, "items": n, "wrong": wrong}
 
 
+def _ping_pong(
+    n: int, make: Callable[[], tuple[Callable[[], object], Callable[[], object]]]
+) -> Metrics:
+    """Two threads hand a token back and forth ``n`` times through two one-way signals
+    (``make()`` returns one's give and take): every take parks and is woken."""
+    (give_a, take_a), (give_b, take_b) = make(), make()
+
+    def other() -> None:
+        for _ in range(n):
+            take_a()
+            give_b()
+
+    t = threading.Thread(target=other)
+    t.start()
+    start = time.perf_counter()
+    for _ in range(n):
+        give_a()
+        take_b()
+    seconds = time.perf_counter() - start
+    t.join()
+    return {"seconds": seconds, "items": n, "wrong": 0.0}
+
+
+def lock_signal() -> tuple[Callable[[], object], Callable[[], object]]:
+    """A held ``threading.Lock``: the taker parks in ``acquire()`` until the giver releases
+    it (as a gopool waiter parks)."""
+    lock = threading.Lock()
+    lock.acquire()
+    return lock.release, lock.acquire
+
+
+def pipe_signal() -> tuple[Callable[[], object], Callable[[], object]]:
+    """A pipe: the taker parks in ``os.read`` until the giver writes a byte."""
+    r, w = os.pipe()
+    return (lambda: os.write(w, b"x")), (lambda: os.read(r, 1))
+
+
 def ft_cases(iterations: int, quick: bool) -> dict[str, Callable[[], Metrics]]:
     """The free-threaded section's workloads, by key, in this interpreter."""
     n_cpu = 16 if quick else 48
@@ -457,7 +494,19 @@ def ft_cases(iterations: int, quick: bool) -> dict[str, Callable[[], Metrics]]:
     cases["select"] = lambda: select_throughput(n_items)
     cases["pool-trivial"] = lambda: pool_trivial(n_trivial)
     cases["executor-trivial"] = lambda: executor_trivial(n_trivial)
+    n_trips = 2_000 if quick else 10_000
+    cases["park-lock"] = lambda: _ping_pong(n_trips, lock_signal)
+    cases["park-pipe"] = lambda: _ping_pong(n_trips, pipe_signal)
     return cases
+
+
+def with_cpu(run: Callable[[], Metrics]) -> Metrics:
+    """``run()``'s metrics and the process CPU seconds it took (``cpu``): on a shared
+    machine CPU time is disturbed less by other processes than wall time."""
+    started = time.process_time()
+    metrics = run()
+    metrics["cpu"] = time.process_time() - started
+    return metrics
 
 
 def ft_child(args: argparse.Namespace) -> int:
@@ -472,7 +521,11 @@ def ft_child(args: argparse.Namespace) -> int:
     keys = list(cases)
     shift = args.rep % len(keys)
     order = keys[shift:] + keys[:shift]
-    raw = h.run_interleaved({k: cases[k] for k in order}, 1, progress=False)
+    raw = h.run_interleaved(
+        {k: (lambda run=cases[k]: with_cpu(run)) for k in order},  # type: ignore[misc]
+        1,
+        progress=False,
+    )
     json.dump({"python": python_build(), "metrics": {k: v[0] for k, v in raw.items()}}, sys.stdout)
     return 0
 
@@ -597,8 +650,20 @@ def render_free_threaded(
     def ratio(top: str, bottom: str) -> Callable[[dict[str, list[Metrics]]], str]:
         return lambda r: f"{_rate(r, top) / _rate(r, bottom):.2f}x"
 
+    def cpu_each(key: str, unit: str) -> Callable[[dict[str, list[Metrics]]], str]:
+        return lambda r: f"{h.median_of(r, key, 'cpu') / r[key][0]['items'] * 1e6:.2f} us/{unit}"
+
+    def trip(key: str) -> Callable[[dict[str, list[Metrics]]], str]:
+        def cell(r: dict[str, list[Metrics]]) -> str:
+            n = r[key][0]["items"]
+            wall, cpu = h.median_of(r, key) / n * 1e6, h.median_of(r, key, "cpu") / n * 1e6
+            return f"{wall:.1f} us (CPU {cpu:.1f} us)"
+
+        return cell
+
     n_trivial = next(iter(raw.values()))["pool-trivial"][0]["items"]
     n_items = next(iter(raw.values()))["chan"][0]["items"]
+    n_trips = next(iter(raw.values()))["park-lock"][0]["items"]
     rows = [
         [
             "one CPU-bound job: spin(iterations), calibrated to this many",
@@ -624,6 +689,14 @@ def render_free_threaded(
         row(
             "Pool(4).map over ThreadPoolExecutor(4).map", ratio("pool-trivial", "executor-trivial")
         ),
+        row("the same, process CPU per job: Pool(4).map", cpu_each("pool-trivial", "job")),
+        row(
+            "the same, process CPU per job: ThreadPoolExecutor(4).map",
+            cpu_each("executor-trivial", "job"),
+        ),
+        row("Chan(1024), 2 + 2 threads: process CPU per item", cpu_each("chan", "item")),
+        row(f"park and wake through a threading.Lock, {n_trips:,} round trips", trip("park-lock")),
+        row("the same through os.pipe (os.read parks in the kernel)", trip("park-pipe")),
         row("results", lambda r: "all exact" if not _wrong(r) else f"WRONG in {_wrong(r)} runs"),
     ]
     method = [
