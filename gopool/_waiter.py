@@ -2,16 +2,19 @@
 
 A wait has three parts, each written once here:
 
-* a :class:`Waiter`: one wait of one thread (or, later, one asyncio task)
-  for one operation, with the outcome fields a counterpart fills in;
+* a :class:`Waiter`: one wait of one thread (:class:`ThreadWaiter`) or one
+  asyncio task (``gopool._aio.TaskWaiter``) for one operation, with the
+  outcome fields a counterpart fills in;
 * a :class:`WaitQueue`: where waiters are published for counterparts to
   find (a channel's senders, a WaitGroup's waiters...), guarded by the lock
   of the object that owns it;
-* :func:`block`: the blocking protocol of a thread: publish under the
-  owner's lock (unless the operation can complete at once), park, and on
-  timeout, ``KeyboardInterrupt`` or an abort withdraw; if a counterpart
-  completed the waiter while it was being withdrawn, its outcome stands and
-  an interrupt is delivered again.
+* :func:`block`: the blocking protocol of a thread: ``attempt(w, arg)``
+  under the owner's lock completes the operation at once or publishes
+  ``w``; then park, and on timeout, ``KeyboardInterrupt`` or an abort
+  ``withdraw(w)`` under the same lock; if a counterpart completed the
+  waiter while it was being withdrawn, its outcome stands and an interrupt
+  is delivered again. (``gopool._aio.block_task`` is a task's form of it,
+  over the same attempt and withdraw verbs.)
 
 Invariants:
 
@@ -46,10 +49,10 @@ Extension points (the kinds of waiter and of queueing to come):
   the owner runnable; called once, by the claimer or an abort, after the
   outcome is written) and ``_settle()`` (forget a wake-up that is on its
   way or already delivered, without blocking). :class:`ThreadWaiter` parks
-  on a lock; an asyncio task's waiter will await a future, its ``wake()``
-  being ``loop.call_soon_threadsafe(...)`` that resolves it, its
-  cancellation withdrawing through the same ``take_back`` (a counterpart
-  that completed it first wins, and the result stands).
+  on a lock; a task's waiter awaits a future, its ``wake()`` being
+  ``loop.call_soon_threadsafe(...)`` that resolves it, its cancellation
+  withdrawing through the same ``take_back`` (a counterpart that completed
+  it first wins, and the result stands).
 * :class:`WaitQueue` serves FIFO by default; ``publish(front=True)`` queues
   at the front, as Go's ``semacquire`` with ``lifo=true`` requeues a woken
   Mutex waiter in starvation mode. Counterparts take waiters with
