@@ -150,16 +150,17 @@ class Chan(Generic[T]):
         sendq = self._sendq
         while sendq:  # WaitQueue.hand_off, inlined: every hand-off's path
             w, index, value = sendq.popleft()
-            if w.claim():
-                w.ok = True
-                w.index = index
-                if self._cap:
-                    # The buffer is full: take its head, and the sender's
-                    # value goes to its tail, keeping FIFO order.
-                    buf = self._buf
-                    buf.append(value)
-                    value = buf.popleft()
-                return value, True, w
+            if not w.claim():
+                continue  # stale: its select completed elsewhere
+            w.ok = True
+            w.index = index
+            if self._cap:
+                # The buffer is full: take its head, and the sender's value
+                # goes to its tail, keeping FIFO order.
+                buf = self._buf
+                buf.append(value)
+                value = buf.popleft()
+            return value, True, w
         if self._buf:
             return self._buf.popleft(), True, None
         if self._closed:

@@ -1012,7 +1012,11 @@ def test_after_func_exception_goes_to_excepthook(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.thread_unsafe(reason="reads the process's one timer scheduler")
 def test_schedule_runs_callbacks_in_deadline_order_on_the_scheduler_thread() -> None:
     rnd = random.Random(3)
-    now = time.monotonic()
+    # The first deadline comes after every entry is scheduled: an entry
+    # scheduled once later deadlines have fired would run after them (its
+    # time has passed: it runs as soon as possible), which is not what this
+    # checks. Without the GIL the scheduler thread fires while we schedule.
+    now = time.monotonic() + 1.0
     lock = threading.Lock()
     fired: list[tuple[float, int, float, threading.Thread]] = []
     all_fired = threading.Event()
