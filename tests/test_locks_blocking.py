@@ -298,10 +298,18 @@ def poked(main_loop: Callable[[], None], *others: Callable[[threading.Event], in
     return sum(join_all(tasks, deadline=STRESS.seconds(60)))
 
 
-def unpoked(tally: dict[str, int], give_up: float) -> bool:
-    """Whether a poked loop should go on until some calls were interrupted (on a loaded
-    machine the signals may miss the parks for a while)."""
-    return tally["interrupted"] < 10 and time.monotonic() < give_up
+def go_on(tally: dict[str, int], key: str, n: int, give_up: float) -> bool:
+    """Whether a poked loop goes on: until ``n`` calls completed (``tally[key]``) and ten
+    were interrupted, or until ``give_up``.
+
+    Bounded in time both ways: on a loaded machine the signals may miss the
+    parks for a while, and on an idle one nearly every park is interrupted
+    (a poke every 0.2 ms), so the main thread's calls complete only when
+    they wait less than that. The caller asserts that both happened.
+    """
+    if time.monotonic() >= give_up:
+        return False
+    return tally[key] < n or tally["interrupted"] < 10
 
 
 @stress_test(120)
@@ -324,7 +332,7 @@ def test_stress_interrupted_mutex_lock() -> None:
 
     def main_loop() -> None:
         give_up = time.monotonic() + STRESS.seconds(30)
-        while tally["mine"] < STRESS.iterations(3000) or unpoked(tally, give_up):
+        while go_on(tally, "mine", STRESS.iterations(3000), give_up):
             try:
                 mu.lock()
             except Poke:
@@ -338,6 +346,7 @@ def test_stress_interrupted_mutex_lock() -> None:
     assert mu.statistics() == {"locked": False, "starving": False, "waiters": 0}
     assert box[0] == tally["mine"] + theirs
     assert tally["interrupted"] > 0, "no lock() was interrupted"
+    assert tally["mine"] > 0, "no lock() of the main thread completed"
 
 
 @stress_test(120)
@@ -383,7 +392,7 @@ def test_stress_interrupted_rwmutex() -> None:
     def main_loop() -> None:
         i = 0
         give_up = time.monotonic() + STRESS.seconds(30)
-        while tally["writes"] < STRESS.iterations(1500) or unpoked(tally, give_up):
+        while go_on(tally, "writes", STRESS.iterations(1500), give_up):
             i += 1
             writing = i % 2 == 0
             try:
@@ -411,6 +420,7 @@ def test_stress_interrupted_rwmutex() -> None:
     }
     assert box[0] == tally["writes"] + theirs
     assert tally["interrupted"] > 0, "no call was interrupted"
+    assert tally["writes"] > 0, "no lock() of the main thread completed"
 
 
 @stress_test(120)

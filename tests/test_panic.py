@@ -115,28 +115,7 @@ def _needs(name: str) -> None:
             pytest.skip("gopool.sync.Mutex is not there yet")
 
 
-# An open defect: with the GIL off (3.13t) the error reaches a main thread
-# running a pure-Python loop only after about 1.08 s (reproduced every
-# time), past the bound; with the GIL on it arrives at once.
-_FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(
-                _FREE_THREADED,
-                reason="open defect: late delivery to a running main thread with the GIL off",
-                strict=False,
-            ),
-        )
-        if c == "loop"
-        else c
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", list(CASES))
 def test_raise_reaches_the_main_thread(case: str) -> None:
     """Default mode: the main thread gets GoroutineError, original as cause, well before 1 s."""
     _needs(case)
