@@ -376,6 +376,15 @@ class Gate:
         self.opened.set()
 
 
+# A shell runs a background job with SIGINT ignored, and an ignored signal
+# stays ignored across exec: a suite started that way (CI in the background)
+# would start every child interpreter deaf to Ctrl-C, and each test that
+# sends one SIGINT would hang. A handled signal is reset to the default at
+# exec, so with Python's handler restored here, every child installs its own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 CHILD_HELPERS = """
 import signal, sys, threading, time
 # A child started from a shell job may inherit SIGINT ignored: restore Python's handler.
