@@ -181,7 +181,14 @@ def panic(exc: BaseException) -> None:
             _async_sent = _set_async_exc(main.ident, GoroutineError)
     from ._scheduler import schedule
 
-    schedule(time.monotonic() + WATCHDOG, _watchdog)
+    try:
+        schedule(time.monotonic() + WATCHDOG, _watchdog)
+    except RuntimeError:
+        # "can't create new thread at interpreter shutdown" (Python 3.12+):
+        # the main thread has finished and the scheduler thread was never
+        # started. This goroutine keeps the watch itself.
+        time.sleep(WATCHDOG)
+        _watchdog()
 
 
 def _mark_taken() -> None:
