@@ -13,7 +13,11 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import gopool
+
+pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
