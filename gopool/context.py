@@ -420,16 +420,27 @@ class _TimerCtx(_CancelCtx):
 class _AfterFuncCtx(_CancelCtx):
     """The hidden child made by :func:`after_func`: runs ``fn`` when cancelled by its parent."""
 
-    __slots__ = ("_claimed", "_fn")
+    __slots__ = ("_claimed", "_fn", "_mark")
 
-    def __init__(self, parent: Context, fn: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        parent: Context,
+        fn: Callable[[], object],
+        mark: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__(parent, None)
         self._fn: Callable[[], object] | None = fn
+        self._mark = mark  # see mark_then_go
         self._claimed = False  # by the first of: the parent's cancel (runs fn), stop()
 
     def _on_cancel(self) -> Callable[[], object] | None:
+        mark = self._mark
         fn = self._claim()
-        return None if fn is None else partial(go, fn)
+        if fn is None:
+            return None
+        if mark is not None:
+            mark()  # in the cancelling thread, before its cancel returns
+        return partial(go, fn)
 
     def _claim(self) -> Callable[[], object] | None:
         """Take the right to run (or to stop) ``fn``; ``fn`` for the first caller, else None."""
@@ -438,6 +449,7 @@ class _AfterFuncCtx(_CancelCtx):
         self._claimed = True
         fn = self._fn
         self._fn = None  # nothing of the callback outlives its decision
+        self._mark = None
         return fn
 
     def stop(self) -> bool:
@@ -802,6 +814,23 @@ def after_func(ctx: Context, fn: Callable[[], object]) -> Callable[[], bool]:
     ctx = _check_parent(ctx)
     check_callable(fn, "after_func")
     a = _AfterFuncCtx(ctx, fn)
+    a._propagate(ctx)
+    return a.stop
+
+
+def mark_then_go(
+    ctx: Context, mark: Callable[[], object], fn: Callable[[], object]
+) -> Callable[[], bool]:
+    """:func:`after_func`, with ``mark()`` called first in the thread that cancels ``ctx``.
+
+    For the package's own use (a pool's halt): ``mark()`` runs under the
+    hidden context's lock, inside the cancellation, so whatever it records
+    is visible to every thread once ``cancel()`` has returned, while the
+    slower ``fn`` runs in its goroutine as with ``after_func``. ``mark``
+    must be quick, must not block and must not raise. ``stop()`` prevents
+    both.
+    """
+    a = _AfterFuncCtx(ctx, fn, mark)
     a._propagate(ctx)
     return a.stop
 

@@ -215,7 +215,7 @@ class Limiter:
 
     def allow(self) -> bool:
         """Take one token now if one is available (Go's ``Allow()``). Never blocks."""
-        return self._reserve(_monotonic_ns(), 1, 0).ok
+        return self._reserve(None, 1, 0).ok
 
     def allow_n(self, now: float, n: int) -> bool:
         """Whether ``n`` events may happen at ``now``; if so, their tokens are taken.
@@ -228,7 +228,7 @@ class Limiter:
 
     def reserve(self) -> Reservation:
         """Reserve one token now (Go's ``Reserve()``); see :meth:`reserve_n`."""
-        return self._reserve(_monotonic_ns(), 1, _MAX_NS)
+        return self._reserve(None, 1, _MAX_NS)
 
     def reserve_n(self, now: float, n: int) -> Reservation:
         """Reserve ``n`` tokens at ``now``: how long the caller must wait before ``n`` events.
@@ -316,15 +316,14 @@ class Limiter:
             done = nilchan
         if ctx is not None and select(done.recv, default)[0] == 0:
             _raise_err(ctx)
-        t = _monotonic_ns()
         wait_limit = _MAX_NS
         deadline = None if ctx is None else ctx.deadline()
         if deadline is not None:
-            wait_limit = _sub(_time_ns(deadline), t)
-        r = self._reserve(t, n, wait_limit)
+            wait_limit = _sub(_time_ns(deadline), _monotonic_ns())
+        r = self._reserve(None, n, wait_limit)
         if not r.ok:
             raise DeadlineExceeded(f"rate: Wait(n={n}) would exceed context deadline")
-        delay = r._delay_ns(t)
+        delay = r._delay_ns(_monotonic_ns())
         if delay == 0:
             return None
         return _Wait(r, delay, done, ctx)
@@ -364,9 +363,18 @@ class Limiter:
 
     # -- the bucket; _lock held --
 
-    def _reserve(self, t: int, n: int, max_future_reserve: int) -> Reservation:
-        """Go's ``reserveN``: take ``n`` tokens at ``t`` if the wait is within the bound."""
+    def _reserve(self, t: int | None, n: int, max_future_reserve: int) -> Reservation:
+        """Go's ``reserveN``: take ``n`` tokens at ``t`` if the wait is within the bound.
+
+        ``t`` None: now, read under the lock. Go reads the clock before
+        taking it, so a caller descheduled in between reserves as of a time
+        already past, after later callers: the bucket is spent a little
+        faster than its rate. Read under the lock, the times of successive
+        reservations never go back and the rate holds exactly.
+        """
         with self._lock:
+            if t is None:
+                t = _monotonic_ns()
             limit = self._limit
             if limit == inf:
                 return Reservation(self, True, n, t, 0.0)

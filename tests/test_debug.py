@@ -329,9 +329,19 @@ go(worker, jobs)
 got = Chan()
 def relay():
     got.send(sys.stdin.readline().strip())
-threading.Thread(target=relay, name="stdin-relay", daemon=True).start()
+relayer = threading.Thread(target=relay, name="stdin-relay", daemon=True)
+relayer.start()
+def relay_reading():
+    # Its innermost Python frame is relay()'s one line (the read is in C), so
+    # every dump from now on ends with that line.
+    frame = sys._current_frames().get(relayer.ident)
+    return frame is not None and frame.f_code is relay.__code__
 def ready():
-    while not (jobs.statistics()["receivers_waiting"] and got.statistics()["receivers_waiting"]):
+    while not (
+        jobs.statistics()["receivers_waiting"]
+        and got.statistics()["receivers_waiting"]
+        and relay_reading()
+    ):
         time.sleep(0.001)
     print("ready", flush=True)
 threading.Thread(target=ready, daemon=True).start()

@@ -32,6 +32,7 @@ from gopool.chan import ClosedChannelError, go
 from gopool.context import Canceled, DeadlineExceeded, background, with_cancel, with_timeout
 from gopool.pools import DynamicPool, Job, Pool, RateLimitedPool, Result, WorkerPool
 from gopool.pools._base import PoolBase, default_buffer
+from gopool.pools._core import Core
 from gopool.rate import Limiter
 
 pytestmark = pytest.mark.timeout(30)
@@ -424,6 +425,42 @@ def test_cancellation_stops_workers_after_their_current_job(
     assert gate.started == 2
     pool.close()  # returns normally after a cancellation
     assert pool.cancelled == 8
+
+
+def test_no_job_starts_once_cancel_has_returned(
+    kind: Kind, monkeypatch: pytest.MonkeyPatch, no_thread_left: None
+) -> None:
+    """The pool's halt runs in a goroutine after the cancellation; held back here, a
+    worker that finishes its job after ``cancel()`` returned still starts no other."""
+    release = threading.Event()
+    halt = Core._halt_in_goroutine
+
+    def late_halt(core: Core) -> None:
+        release.wait(20)
+        halt(core)
+
+    monkeypatch.setattr(Core, "_halt_in_goroutine", late_halt)
+    try:
+        gate = Gate()
+        ctx, cancel = with_cancel(background())
+        pool = kind.start(kind.make(gate, workers=2, buffer=8), ctx)
+        for i in range(10):
+            pool.submit(kind.job(i))
+        until(lambda: gate.started == 2, "both workers busy")
+        cancel()
+        assert pool.stats().state == "cancelled"  # at once, before the halt has run
+        gate.open()
+        # Each worker delivers its job, takes the next one and counts it cancelled.
+        until(lambda: pool.cancelled == 2, "both workers took one more job and left")
+        assert gate.started == 2
+        assert not pool.results().closed  # the halt has not run yet
+        release.set()
+        got = list(pool.results())
+        assert len(got) == 2
+        assert pool.cancelled == 8
+        pool.close()
+    finally:
+        release.set()
 
 
 def test_result_already_in_results_stays_delivered(kind: Kind) -> None:

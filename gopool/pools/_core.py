@@ -18,9 +18,12 @@ Invariants (each holds whenever ``lock`` is free):
 * Shutdown. The job channel is closed once, by :meth:`close_intake`
   (graceful: the workers drain it) or by :meth:`halt` (cancellation: no job
   starts after it, what is left is counted cancelled); ``jobs_closed``
-  records it. The halt sets ``halted`` before it closes the channel, so a
-  worker that takes a job after the halt sees the flag and does not start
-  it. Either way every submit still waiting for room is refused.
+  records it. ``halted`` is set by the cancellation itself, in the thread
+  that cancels, before its ``cancel()`` returns (the halt, which runs in a
+  goroutine a moment later, sets it too if it came another way), and
+  always before the channel closes: a worker checks it after each take, so
+  no job starts once ``cancel()`` has returned. Either way every submit
+  still waiting for room is refused.
 * ``results()`` is closed once, in :meth:`_finish_locked`, by whoever first
   sees the job channel closed and no worker thread left: the last worker
   out, the halt, or ``close()``. So a consumer iterating it always ends.
@@ -52,7 +55,7 @@ from typing import Any
 
 from .._waiter import Waiter, wake_all
 from ..chan import Chan, ClosedChannelError, go
-from ..context import Canceled, Context, after_func, background, with_cancel
+from ..context import Canceled, Context, background, mark_then_go, with_cancel
 from ..sync import WaitGroup
 from ._intake import Intake, offer
 from ._stalls import StallWatch, repr_job
@@ -76,15 +79,15 @@ class Core:
 
     # Fixed at creation: name, process, executor, jobs, results, signal,
     # wrap_result, on_error, before_job, check_job, initial_workers, wg, halted (a lock
-    # used as an atomic flag: held once the pool is halted), intake, stalls.
+    # used as an atomic flag: held once the pool is cancelled), intake, stalls.
     # lock guards every other field.
     __slots__ = (
         "before_job", "cancel_ctx", "cancelled", "check_job", "closed", "completed", "ctx",
-        "ended_at", "errors", "executor", "executor_checked", "failed", "halted",
-        "initial_workers", "intake", "jobs", "jobs_closed", "lock", "mapped", "name", "on_error",
-        "pending_quits", "process", "reported", "results", "results_closed", "signal", "stalls",
-        "started", "started_at", "stop_after", "threads", "wg", "window", "worker_ids",
-        "worker_states", "workers", "wrap_result",
+        "ended_at", "errors", "executor", "executor_checked", "failed", "halt_claimed",
+        "halted", "initial_workers", "intake", "jobs", "jobs_closed", "lock", "mapped", "name",
+        "on_error", "pending_quits", "process", "reported", "results", "results_closed",
+        "signal", "stalls", "started", "started_at", "stop_after", "threads", "wg", "window",
+        "worker_ids", "worker_states", "workers", "wrap_result",
     )
 
     def __init__(
@@ -125,6 +128,7 @@ class Core:
         self.check_job = variant.check_job
         self.wg = WaitGroup()
         self.halted = threading.Lock()
+        self.halt_claimed = False  # by the first halt(), which does the work
         self.lock = threading.Lock()
         self.intake = Intake(
             self.lock, self.jobs, self.signal, self._submits_wait_locked, self._refusal_locked
@@ -232,7 +236,7 @@ class Core:
         self.cancel_ctx = cancel
         # Cancellation from outside reaches the pool through this callback;
         # the pool's own cancellations stop it first and halt directly.
-        self.stop_after = after_func(c, self._halt_in_goroutine)
+        self.stop_after = mark_then_go(c, self._mark_halted, self._halt_in_goroutine)
         self.started = True
         self.started_at = _monotonic()
         if c.err() is not None:
@@ -417,8 +421,10 @@ class Core:
         ends, or directly by :meth:`abort`. Never blocks.
         """
         with self.lock:
-            if not self.halted.acquire(False):
+            if self.halt_claimed:
                 return
+            self.halt_claimed = True
+            self._mark_halted()
             refused = self._close_jobs_locked()
             # Under the lock, so that once results() is closed (which needs
             # the lock), every job taken out of the channel has been counted.
@@ -427,6 +433,10 @@ class Core:
                 self.cancelled += 1
             self._finish_locked()
         wake_all(refused)
+
+    def _mark_halted(self) -> None:
+        """Start no more jobs: in the cancelling thread, before the halt runs."""
+        self.halted.acquire(False)
 
     def _halt_in_goroutine(self) -> None:
         """:meth:`halt`, run by the context's ``after_func`` in a goroutine of the pool's own."""
