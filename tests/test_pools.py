@@ -407,15 +407,21 @@ def test_submit_on_an_expired_pool_raises_deadline_exceeded(kind: Kind) -> None:
 # -- cancellation --
 
 
-def test_cancellation_stops_workers_after_their_current_job(
-    kind: Kind, no_thread_left: None
-) -> None:
+def two_busy_eight_queued(kind: Kind) -> tuple[Gate, Callable[[], None], Any]:
+    """A started pool of two workers, each held in a job by the gate, eight jobs queued."""
     gate = Gate()
     ctx, cancel = with_cancel(background())
     pool = kind.start(kind.make(gate, workers=2, buffer=8), ctx)
     for i in range(10):
         pool.submit(kind.job(i))
     until(lambda: gate.started == 2, "both workers busy")
+    return gate, cancel, pool
+
+
+def test_cancellation_stops_workers_after_their_current_job(
+    kind: Kind, no_thread_left: None
+) -> None:
+    gate, cancel, pool = two_busy_eight_queued(kind)
     cancel()
     gate.open()
     # results() closes once the workers stopped, without close().
@@ -441,12 +447,7 @@ def test_no_job_starts_once_cancel_has_returned(
 
     monkeypatch.setattr(Core, "_halt_in_goroutine", late_halt)
     try:
-        gate = Gate()
-        ctx, cancel = with_cancel(background())
-        pool = kind.start(kind.make(gate, workers=2, buffer=8), ctx)
-        for i in range(10):
-            pool.submit(kind.job(i))
-        until(lambda: gate.started == 2, "both workers busy")
+        gate, cancel, pool = two_busy_eight_queued(kind)
         cancel()
         assert pool.stats().state == "cancelled"  # at once, before the halt has run
         gate.open()
