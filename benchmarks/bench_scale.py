@@ -40,7 +40,14 @@ repetition a child process per interpreter, the interpreters alternating:
   on one lock, ``queue.Queue`` without its bookkeeping);
 * ``select`` over 4 ``Chan(1024)``, one producer each, 2 consumer threads;
 * ``Pool(4, f).map`` over 100,000 trivial jobs ``x + 1`` against
-  ``ThreadPoolExecutor(4).map``.
+  ``ThreadPoolExecutor(4).map``;
+* a park-and-wake ping-pong between two threads through a lock, a pipe
+  and a ``queue.SimpleQueue``; and an unbuffered ``Pool(3, f, buffer=0)``
+  fed by 6 producer threads, every job two hand-offs between parked
+  threads.
+
+``--busy N`` keeps N busy-looping processes running beside every
+repetition (an oversubscribed machine, where 3.13t's locks spin).
 
 Its last lines check the issue's targets: on the free-threaded interpreter,
 CPU-bound jobs on 2 workers at least 1.8x one worker's throughput, and the
@@ -51,6 +58,7 @@ interpreter's.
     python benchmarks/bench_scale.py --quick    # 50 jobs, 3 repetitions
     python benchmarks/bench_scale.py --free-threaded           # this Python and 3.13t
     python benchmarks/bench_scale.py --free-threaded --pythons A B ...
+    python benchmarks/bench_scale.py --free-threaded --busy 2  # beside 2 busy processes
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 try:
@@ -427,6 +436,33 @@ def pool_trivial(n: int) -> Metrics:
     return {"seconds": time.perf_counter() - start, "items": n, "wrong": wrong}
 
 
+def pool_unbuffered(per_producer: int) -> Metrics:
+    """``Pool(3, f, buffer=0)`` fed by 6 producer threads and read by one consumer: every
+    job is handed from a waiting submit to a worker, then from the worker to the reader."""
+    producers = 6
+    n = producers * per_producer
+    pool: Pool[int, int] = Pool(3, trivial, buffer=0)
+    pool.start()
+
+    def produce(k: int) -> int:
+        for v in range(k, n, producers):
+            pool.submit(v)
+        return 0
+
+    def consume() -> int:
+        return sum(pool.results())
+
+    got: list[int] = []
+    start = time.perf_counter()
+    reader = threading.Thread(target=lambda: got.append(consume()))
+    reader.start()
+    _run_threads([lambda k=k: produce(k) for k in range(producers)])  # type: ignore[misc]
+    pool.close()
+    reader.join()
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "items": n, "wrong": float(got != [n * (n + 1) // 2])}
+
+
 def executor_trivial(n: int) -> Metrics:
     start = time.perf_counter()
     with ThreadPoolExecutor(4) as ex:
@@ -465,6 +501,12 @@ def lock_signal() -> tuple[Callable[[], object], Callable[[], object]]:
     return lock.release, lock.acquire
 
 
+def queue_signal() -> tuple[Callable[[], object], Callable[[], object]]:
+    """A ``queue.SimpleQueue``: the taker parks in ``get()`` until the giver puts."""
+    q: SimpleQueue[None] = SimpleQueue()
+    return (lambda: q.put(None)), q.get
+
+
 def pipe_signal() -> tuple[Callable[[], object], Callable[[], object]]:
     """A pipe: the taker parks in ``os.read`` until the giver writes a byte."""
     r, w = os.pipe()
@@ -497,6 +539,8 @@ def ft_cases(iterations: int, quick: bool) -> dict[str, Callable[[], Metrics]]:
     n_trips = 2_000 if quick else 10_000
     cases["park-lock"] = lambda: _ping_pong(n_trips, lock_signal)
     cases["park-pipe"] = lambda: _ping_pong(n_trips, pipe_signal)
+    cases["park-queue"] = lambda: _ping_pong(n_trips, queue_signal)
+    cases["pool-unbuffered"] = lambda: pool_unbuffered(100 if quick else 300)
     return cases
 
 
@@ -576,17 +620,25 @@ def free_threaded_section(args: argparse.Namespace, repeat: int) -> int:
     iterations = {py: _child(py, "--calibrate")["iterations"] for py in pythons}
     raw: dict[str, dict[str, list[Metrics]]] = {py: {} for py in pythons}
     builds: dict[str, str] = {}
-    for rep in range(repeat):
-        for k in range(len(pythons)):
-            py = pythons[(rep + k) % len(pythons)]
-            print(f"  rep {rep + 1}/{repeat}: {py}", file=sys.stderr, flush=True)
-            flags = ["--iterations", str(iterations[py]), "--rep", str(rep), *quick]
-            out = _child(py, *flags, *(["--warm"] if rep == 0 else []))
-            builds[py] = out["python"]
-            for key, m in out["metrics"].items():
-                raw[py].setdefault(key, []).append(m)
-    info["load_average_at_end"] = h.load_average()
-    print(render_free_threaded(command, info, pythons, builds, iterations, raw, repeat))
+    # Started after the calibration, which must see the machine's own speed.
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        for rep in range(repeat):
+            for k in range(len(pythons)):
+                py = pythons[(rep + k) % len(pythons)]
+                print(f"  rep {rep + 1}/{repeat}: {py}", file=sys.stderr, flush=True)
+                flags = ["--iterations", str(iterations[py]), "--rep", str(rep), *quick]
+                out = _child(py, *flags, *(["--warm"] if rep == 0 else []))
+                builds[py] = out["python"]
+                for key, m in out["metrics"].items():
+                    raw[py].setdefault(key, []).append(m)
+        info["load_average_at_end"] = h.load_average()
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    text = render_free_threaded(command, info, pythons, builds, iterations, raw, repeat, args.busy)
+    print(text)
     return (
         1
         if any(_wrong(raw[py]) for py in pythons) or not _ft_targets(pythons, builds, raw)[1]
@@ -640,6 +692,7 @@ def render_free_threaded(
     iterations: dict[str, int],
     raw: dict[str, dict[str, list[Metrics]]],
     repeat: int,
+    busy: int = 0,
 ) -> str:
     def row(label: str, cell: Callable[[dict[str, list[Metrics]]], str]) -> list[str]:
         return [label, *(cell(raw[py]) for py in pythons)]
@@ -664,6 +717,7 @@ def render_free_threaded(
     n_trivial = next(iter(raw.values()))["pool-trivial"][0]["items"]
     n_items = next(iter(raw.values()))["chan"][0]["items"]
     n_trips = next(iter(raw.values()))["park-lock"][0]["items"]
+    n_unbuffered = next(iter(raw.values()))["pool-unbuffered"][0]["items"]
     rows = [
         [
             "one CPU-bound job: spin(iterations), calibrated to this many",
@@ -697,6 +751,11 @@ def render_free_threaded(
         row("Chan(1024), 2 + 2 threads: process CPU per item", cpu_each("chan", "item")),
         row(f"park and wake through a threading.Lock, {n_trips:,} round trips", trip("park-lock")),
         row("the same through os.pipe (os.read parks in the kernel)", trip("park-pipe")),
+        row("the same through queue.SimpleQueue", trip("park-queue")),
+        row(
+            f"Pool(3, f, buffer=0), 6 producers, 1 reader: {n_unbuffered:,} jobs",
+            rate("pool-unbuffered", "jobs"),
+        ),
         row("results", lambda r: "all exact" if not _wrong(r) else f"WRONG in {_wrong(r)} runs"),
     ]
     method = [
@@ -706,6 +765,11 @@ def render_free_threaded(
         " time, ratios are of those medians",
         *(f"{builds[py]}: `{py}`" for py in pythons),
     ]
+    if busy:
+        method.append(
+            f"an oversubscribed machine: {busy} busy-looping processes"
+            " (`python -c 'while True: pass'`) ran beside every repetition"
+        )
     lines = [
         *h.header("gopool on free-threaded CPython: scaling on cores", command, info, method),
         "",
@@ -731,6 +795,13 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the free-threaded section: this Python beside {FT_PYTHON}, or --pythons",
     )
     parser.add_argument("--pythons", nargs="+", help="the interpreters to compare")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="free-threaded section: keep N busy-looping processes running meanwhile",
+    )
     # The free-threaded section's child, one repetition in one interpreter.
     parser.add_argument("--ft-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--calibrate", action="store_true", help=argparse.SUPPRESS)

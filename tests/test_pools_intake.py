@@ -46,7 +46,10 @@ def test_many_producers_on_a_tiny_buffer_each_job_once(kind: Kind, buffer: int) 
     done = threading.Event()
 
     def sample() -> None:
-        while not done.is_set():
+        # A short pause between samples: stats() takes the pool's lock, and a
+        # sampler that never lets go of it starves the submits on a loaded
+        # free-threaded run.
+        while not done.wait(0.0002):
             samples.append(pool.stats())
 
     def produce(p: int) -> None:
@@ -55,7 +58,7 @@ def test_many_producers_on_a_tiny_buffer_each_job_once(kind: Kind, buffer: int) 
 
     consumer = spawn(lambda: [kind.value(r) for r in pool.results()])
     sampler = spawn(sample)
-    join_all([spawn(produce, p) for p in range(producers)])
+    join_all([spawn(produce, p) for p in range(producers)], 40)
     pool.close()
     done.set()
     sampler.join()
