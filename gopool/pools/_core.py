@@ -417,8 +417,9 @@ class Core:
     def halt(self) -> None:
         """Cancellation: start no more jobs, count the queued ones cancelled, wake every worker.
 
-        Idempotent. Run by the context's ``after_func`` when the context
-        ends, or directly by :meth:`abort`. Never blocks.
+        Idempotent. Run in a goroutine once the context ends (registered
+        with :func:`~gopool.context.mark_then_go`, whose mark has set
+        ``halted`` already), or directly by :meth:`abort`. Never blocks.
         """
         with self.lock:
             if self.halt_claimed:
@@ -439,7 +440,7 @@ class Core:
         self.halted.acquire(False)
 
     def _halt_in_goroutine(self) -> None:
-        """:meth:`halt`, run by the context's ``after_func`` in a goroutine of the pool's own."""
+        """:meth:`halt`, run in a goroutine of the pool's own once the context ends."""
         current.core = self
         try:
             self.halt()
