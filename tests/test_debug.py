@@ -187,7 +187,15 @@ def test_dump_lists_main_and_other_threads() -> None:
     stop = threading.Event()
     plain = threading.Thread(target=stop.wait, name="plain-waiter", daemon=True)
     plain.start()
+
+    def waiting() -> bool:
+        # Its innermost frame is Event.wait's (or the Condition.wait it calls):
+        # until then its stack is still threading's bootstrap.
+        frame = sys._current_frames().get(plain.ident or 0)
+        return frame is not None and frame.f_code.co_name == "wait"
+
     try:
+        until(waiting, "the plain thread in Event.wait")
         text = debug.dump()
     finally:
         stop.set()
