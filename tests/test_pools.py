@@ -433,11 +433,8 @@ def test_cancellation_stops_workers_after_their_current_job(
     assert pool.cancelled == 8
 
 
-def test_no_job_starts_once_cancel_has_returned(
-    kind: Kind, monkeypatch: pytest.MonkeyPatch, no_thread_left: None
-) -> None:
-    """The pool's halt runs in a goroutine after the cancellation; held back here, a
-    worker that finishes its job after ``cancel()`` returned still starts no other."""
+def hold_back_the_halt(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Keep the goroutine that halts a cancelled pool waiting until the event is set."""
     release = threading.Event()
     halt = Core._halt_in_goroutine
 
@@ -446,20 +443,51 @@ def test_no_job_starts_once_cancel_has_returned(
         halt(core)
 
     monkeypatch.setattr(Core, "_halt_in_goroutine", late_halt)
+    return release
+
+
+def test_no_job_starts_once_cancel_has_returned(
+    kind: Kind, monkeypatch: pytest.MonkeyPatch, no_thread_left: None
+) -> None:
+    """The pool's halt runs in a goroutine after the cancellation; held back here, a
+    worker that finishes its job after ``cancel()`` returned still starts no other, and
+    every job is accounted for once ``close()`` returns."""
+    release = hold_back_the_halt(monkeypatch)
     try:
         gate, cancel, pool = two_busy_eight_queued(kind)
         cancel()
         assert pool.stats().state == "cancelled"  # at once, before the halt has run
         gate.open()
-        # Each worker delivers its job, takes the next one and counts it cancelled.
-        until(lambda: pool.cancelled == 2, "both workers took one more job and left")
+        pool.close()  # returns once both workers stopped, the halt's goroutine still held
         assert gate.started == 2
-        assert not pool.results().closed  # the halt has not run yet
-        release.set()
-        got = list(pool.results())
+        assert pool.cancelled == 8  # the queued jobs, counted before close() returned
+        got = list(pool.results())  # closed: the workers stopped
         assert len(got) == 2
-        assert pool.cancelled == 8
+    finally:
+        release.set()
+
+
+def test_close_counts_the_queue_of_a_cancelled_pool_no_worker_drained(
+    monkeypatch: pytest.MonkeyPatch, no_thread_left: None
+) -> None:
+    """A cancelled DynamicPool whose last worker left without taking another job: its
+    halt held back, ``close()`` itself counts the queued jobs cancelled."""
+    release = hold_back_the_halt(monkeypatch)
+    try:
+        gate = Gate()
+        ctx, cancel = with_cancel(background())
+        pool: DynamicPool[int, int] = DynamicPool(2, gate, buffer=8)
+        pool.start(ctx)
+        for i in range(4):
+            pool.submit(i)
+        until(lambda: gate.started == 1, "the one worker busy")
+        assert pool.remove_worker()  # it leaves after its job, taking no other
+        cancel()
+        gate.open()
         pool.close()
+        assert gate.started == 1
+        assert pool.cancelled == 3
+        assert len(list(pool.results())) == 1
     finally:
         release.set()
 

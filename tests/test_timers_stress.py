@@ -109,6 +109,8 @@ def test_ticker_reset_and_stop_from_many_threads(period: float) -> None:
     stop_reading = threading.Event()
     rounds = 200
 
+    ticked = threading.Event()
+
     def reader() -> int:
         got = 0
         while not stop_reading.is_set():
@@ -117,6 +119,7 @@ def test_ticker_reset_and_stop_from_many_threads(period: float) -> None:
             except TimeoutError:
                 continue
             got += 1
+            ticked.set()
         return got
 
     def resetter(seed: int) -> None:
@@ -128,6 +131,9 @@ def test_ticker_reset_and_stop_from_many_threads(period: float) -> None:
 
     readers = [spawn(reader) for _ in range(STRESS.threads(4))]
     join_all([spawn(resetter, k) for k in range(STRESS.threads(4))], STRESS.seconds(20))
+    # On a loaded machine the resets can come faster than the period the whole
+    # time, and no tick is due: once they end, the ticker must tick again.
+    assert ticked.wait(STRESS.seconds(10)), "no tick after the last reset"
     ticker.stop()
     stop_reading.set()
     ticks = sum(join_all(readers))

@@ -22,8 +22,11 @@ Invariants (each holds whenever ``lock`` is free):
   that cancels, before its ``cancel()`` returns (the halt, which runs in a
   goroutine a moment later, sets it too if it came another way), and
   always before the channel closes: a worker checks it after each take, so
-  no job starts once ``cancel()`` has returned. Either way every submit
-  still waiting for room is refused.
+  no job starts once ``cancel()`` has returned. A worker that finds it set
+  runs the halt itself before it stops, and so does ``close()`` after the
+  workers stopped: the queued jobs are counted cancelled by then, even if
+  the halt's goroutine has not run yet. Either way every submit still
+  waiting for room is refused.
 * ``results()`` is closed once, in :meth:`_finish_locked`, by whoever first
   sees the job channel closed and no worker thread left: the last worker
   out, the halt, or ``close()``. So a consumer iterating it always ends.
@@ -390,6 +393,10 @@ class Core:
         except BaseException:
             self.abort()  # Ctrl-C in close(): what is left is cancelled, as in `with`
             raise
+        if self.halted.locked():
+            # Cancelled, with no worker left to run the halt (none took a job
+            # after the cancellation): count what is queued before returning.
+            self.halt()
         self.release_ctx()
         with self.lock:
             errors = None

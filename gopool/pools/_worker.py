@@ -189,6 +189,10 @@ def work(core: Core) -> None:
                 core.refill_for(ws)  # the slot this take freed goes to a waiting submit
             if halted():
                 core.add_cancelled()
+                # The cancellation marked the pool; its halt may not have run
+                # yet. Run it here (it is idempotent), so the jobs still queued
+                # are counted cancelled before this worker is seen to stop.
+                core.halt()
                 break
             seq, job, tag = item
             if inline:
