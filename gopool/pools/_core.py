@@ -86,8 +86,8 @@ class Core:
     # lock guards every other field.
     __slots__ = (
         "before_job", "cancel_ctx", "cancelled", "check_job", "closed", "completed", "ctx",
-        "ended_at", "errors", "executor", "executor_checked", "failed", "halt_claimed",
-        "halted", "initial_workers", "intake", "jobs", "jobs_closed", "lock", "mapped", "name",
+        "ended_at", "errors", "executor", "executor_checked", "failed", "halted",
+        "initial_workers", "intake", "jobs", "jobs_closed", "lock", "mapped", "name",
         "on_error", "pending_quits", "process", "reported", "results", "results_closed",
         "signal", "stalls", "started", "started_at", "stop_after", "threads", "wg", "window",
         "worker_ids", "worker_states", "workers", "wrap_result",
@@ -131,7 +131,6 @@ class Core:
         self.check_job = variant.check_job
         self.wg = WaitGroup()
         self.halted = threading.Lock()
-        self.halt_claimed = False  # by the first halt(), which does the work
         self.lock = threading.Lock()
         self.intake = Intake(
             self.lock, self.jobs, self.signal, self._submits_wait_locked, self._refusal_locked
@@ -429,9 +428,8 @@ class Core:
         ``halted`` already), or directly by :meth:`abort`. Never blocks.
         """
         with self.lock:
-            if self.halt_claimed:
-                return
-            self.halt_claimed = True
+            # Each step is idempotent, so a second halt (a worker's, close()'s,
+            # the goroutine's) finds the channel closed and empty: no flag.
             self._mark_halted()
             refused = self._close_jobs_locked()
             # Under the lock, so that once results() is closed (which needs
